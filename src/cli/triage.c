@@ -1,0 +1,329 @@
+/*
+ * triage.c: `doorman triage SOURCE...`: read every source, decide each
+ * record, write the suggestions.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static void triage_usage(FILE *fp)
+{
+    fputs("usage: doorman triage [OPTIONS] SOURCE...\n"
+          "\n"
+          "SOURCE is a LinkedIn data export (its folder or the zip itself), one CSV file of\n"
+          "the export, a JSON or JSONL file of records, or - for JSONL on standard input.\n"
+          "\n"
+          "options:\n"
+          "  -f, --format FORMAT   table, json, jsonl or csv (default: table on a terminal,\n"
+          "                        jsonl otherwise)\n"
+          "      --only VERDICTS   show only these verdicts (accept,review,decline)\n"
+          "      --messages        also triage incoming messages from messages.csv\n"
+          "      --outgoing        also read OUTGOING invitations\n"
+          "      --strict          stop at the first bad row (exit 3) instead of skipping it\n"
+          "      --color WHEN      auto, always or never (NO_COLOR turns it off)\n"
+          "      --width N         table width (default: the terminal's, else 100)\n"
+          "      --max-field BYTES largest CSV field or JSON record accepted (default 1 MiB)\n"
+          "      --max-entry BYTES largest zip entry, uncompressed (default 256 MiB)\n"
+          "  -q, --quiet           do not print warnings about skipped rows\n"
+          "  -h, --help            show this help\n",
+          fp);
+}
+
+struct diag_state {
+    int strict, quiet;
+    size_t warnings, errors;
+};
+
+/* Every skipped row is named on stderr; --strict stops at the first. */
+static int on_diag(void *ud, dm_severity sev, const dm_error *e)
+{
+    struct diag_state *d = ud;
+    if (sev == DM_SEV_ERROR)
+        d->errors++;
+    else
+        d->warnings++;
+    if (!d->quiet || d->strict)
+        cli_error(e, sev == DM_SEV_ERROR ? "error" : "warning");
+    return sev == DM_SEV_ERROR && d->strict;
+}
+
+static void error_clear(dm_error *e) { memset(e, 0, sizeof *e); }
+
+/* error_fill() makes sure `e` says something: the library may leave it empty. */
+static void error_fill(dm_error *e, dm_status st, const char *source)
+{
+    if (e->code != DM_OK)
+        return;
+    e->code = st;
+    snprintf(e->source, sizeof e->source, "%s", source);
+    snprintf(e->text, sizeof e->text, "%s", dm_strerror(st));
+}
+
+static int write_stdout(void *ud, const char *buf, size_t len)
+{
+    (void)ud;
+    return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || v == 0)
+        return -1;
+    if (*end == 'k' || *end == 'K')
+        v <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        v <<= 20, end++;
+    else if (*end == 'g' || *end == 'G')
+        v <<= 30, end++;
+    if (*end)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* parse_only() reads "accept,review" into a mask of verdicts. */
+static int parse_only(const char *s, unsigned *mask)
+{
+    *mask = 0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int v = dm_verdict_lookup(tok);
+        if (v < 0)
+            return -1;
+        *mask |= 1u << v;
+    }
+    return *mask ? 0 : -1;
+}
+
+static int terminal_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *c = getenv("COLUMNS");
+    if (c && atoi(c) > 0)
+        return atoi(c);
+    return 0;
+}
+
+int cmd_triage(int argc, char **argv)
+{
+    enum { OPT_ONLY = 256, OPT_MESSAGES, OPT_OUTGOING, OPT_STRICT, OPT_COLOR, OPT_WIDTH,
+           OPT_MAX_FIELD, OPT_MAX_ENTRY };
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"only", required_argument, NULL, OPT_ONLY},
+        {"messages", no_argument, NULL, OPT_MESSAGES},
+        {"outgoing", no_argument, NULL, OPT_OUTGOING},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"color", required_argument, NULL, OPT_COLOR},
+        {"colour", required_argument, NULL, OPT_COLOR},
+        {"width", required_argument, NULL, OPT_WIDTH},
+        {"max-field", required_argument, NULL, OPT_MAX_FIELD},
+        {"max-entry", required_argument, NULL, OPT_MAX_ENTRY},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int format = -1, color = -1, width = 0;
+    unsigned only = 0;
+    size_t sz;
+    dm_ingest_opts io;
+    memset(&io, 0, sizeof io);
+    struct diag_state ds = {0, 0, 0, 0};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = dm_format_lookup(optarg);
+            if (format < 0) {
+                cli_msg("unknown format '%s'; use table, json, jsonl or csv", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_ONLY:
+            if (parse_only(optarg, &only) != 0) {
+                cli_msg("--only takes accept, review and/or decline, comma-separated");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_MESSAGES: io.messages = 1; break;
+        case OPT_OUTGOING: io.outgoing = 1; break;
+        case OPT_STRICT: ds.strict = 1; break;
+        case 'q': ds.quiet = 1; break;
+        case OPT_COLOR:
+            if (strcmp(optarg, "always") == 0)
+                color = 1;
+            else if (strcmp(optarg, "never") == 0)
+                color = 0;
+            else if (strcmp(optarg, "auto") == 0)
+                color = -1;
+            else {
+                cli_msg("--color takes auto, always or never");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_WIDTH:
+            width = atoi(optarg);
+            if (width < 40 || width > 1000) {
+                cli_msg("--width takes a number of columns from 40 to 1000");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_MAX_FIELD:
+            if (parse_size(optarg, &sz) != 0) {
+                cli_msg("--max-field takes a size in bytes (suffixes K, M, G)");
+                return EXIT_USAGE;
+            }
+            io.max_field = sz;
+            io.max_row = sz * 4;
+            break;
+        case OPT_MAX_ENTRY:
+            if (parse_size(optarg, &sz) != 0) {
+                cli_msg("--max-entry takes a size in bytes (suffixes K, M, G)");
+                return EXIT_USAGE;
+            }
+            io.max_entry = sz;
+            break;
+        case 'h':
+            triage_usage(stdout);
+            return EXIT_RAN;
+        case ':':
+            cli_msg("option '%s' needs a value; see 'doorman triage --help'", argv[optind - 1]);
+            return EXIT_USAGE;
+        default:
+            cli_msg("unknown option '%s'; see 'doorman triage --help'", argv[optind - 1]);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_msg("triage needs at least one SOURCE; see 'doorman triage --help'");
+        return EXIT_USAGE;
+    }
+    int tty = isatty(STDOUT_FILENO);
+    if (format < 0)
+        format = tty ? DM_FORMAT_TABLE : DM_FORMAT_JSONL;
+    if (color < 0)
+        color = tty;
+    if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
+        color = 0;
+    if (!width)
+        width = terminal_width();
+    io.diag = on_diag;
+    io.diag_ud = &ds;
+
+    int rc = EXIT_RAN;
+    int nsrc = argc - optind;
+    dm_context *ctx = NULL;
+    dm_ruleset *rules = NULL;
+    dm_source **srcs = calloc((size_t)nsrc, sizeof *srcs);
+    dm_record *rec = NULL;
+    dm_sink *sink = NULL;
+    dm_result res;
+    dm_summary sum;
+    dm_error err;
+    dm_result_init(&res);
+    memset(&sum, 0, sizeof sum);
+    error_clear(&err);
+
+    if (!srcs || dm_context_create(&ctx) != DM_OK || dm_record_create(&rec) != DM_OK) {
+        cli_msg("out of memory");
+        rc = EXIT_INTERNAL;
+        goto out;
+    }
+    if (dm_ruleset_create_builtin(&rules, &err) != DM_OK) {
+        cli_error(&err, "error");
+        rc = EXIT_INTERNAL;
+        goto out;
+    }
+    /* Open every source first: each loads its context files at once. */
+    for (int i = 0; i < nsrc; i++) {
+        error_clear(&err);
+        dm_status st = dm_source_open(argv[optind + i], &io, ctx, &srcs[i], &err);
+        if (st != DM_OK) {
+            error_fill(&err, st, argv[optind + i]);
+            cli_error(&err, NULL);
+            rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+        }
+    }
+    if (rc != EXIT_RAN)
+        goto out;
+
+    dm_sink_opts so = {write_stdout, NULL, color, width};
+    if (dm_sink_create((dm_format)format, &so, &sink) != DM_OK) {
+        cli_msg("out of memory");
+        rc = EXIT_INTERNAL;
+        goto out;
+    }
+    for (int i = 0; i < nsrc && rc != EXIT_INTERNAL; i++) {
+        dm_status st;
+        for (;;) {
+            error_clear(&err);
+            st = dm_source_next(srcs[i], rec, &err);
+            if (st != DM_OK)
+                break;
+            error_clear(&err);
+            if (dm_ruleset_eval(rules, rec, ctx, &res, &err) != DM_OK) {
+                cli_error(&err, "error");
+                rc = EXIT_INTERNAL;
+                break;
+            }
+            sum.total++;
+            sum.counts[res.verdict]++;
+            if (only && !(only & (1u << res.verdict)))
+                continue;
+            sum.shown++;
+            error_clear(&err);
+            if (dm_sink_write(sink, rec, &res, &err) != DM_OK) {
+                cli_error(&err, "error");
+                rc = EXIT_INTERNAL;
+                break;
+            }
+        }
+        sum.skipped += dm_source_skipped(srcs[i]);
+        if (st == DM_ESTRICT) {
+            cli_msg("stopped at the first bad row (--strict)");
+            rc = EXIT_INPUT;
+            break;
+        }
+        if (st != DM_END && st != DM_OK) {
+            error_fill(&err, st, argv[optind + i]);
+            cli_error(&err, "error");
+            if (rc == EXIT_RAN)
+                rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+        }
+    }
+    error_clear(&err);
+    if (dm_sink_finish(sink, &sum, &err) != DM_OK) {
+        cli_error(&err, "error");
+        rc = EXIT_INTERNAL;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_msg("cannot write the output: %s", strerror(errno));
+        rc = EXIT_INTERNAL;
+    }
+    if (sum.skipped && !ds.quiet && format != DM_FORMAT_TABLE)
+        cli_msg("%zu bad row%s skipped", sum.skipped, sum.skipped == 1 ? "" : "s");
+
+out:
+    dm_sink_free(sink);
+    for (int i = 0; srcs && i < nsrc; i++)
+        dm_source_free(srcs[i]);
+    free(srcs);
+    dm_record_free(rec);
+    dm_result_free(&res);
+    dm_ruleset_free(rules);
+    dm_context_free(ctx);
+    return rc;
+}

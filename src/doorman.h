@@ -1,0 +1,334 @@
+/*
+ * doorman.h: the public API of libdoorman, the one header users include.
+ *
+ * The pipeline: sources -> records -> rules -> verdict -> sinks.
+ * The library never prints and never exits: every function returns a
+ * dm_status and, where it can fail, fills a dm_error the caller may pass
+ * as NULL.  Objects come in pairs: dm_x_create(..., dm_x **out) sets *out
+ * only on success; dm_x_free(NULL) is a no-op.
+ */
+#ifndef DOORMAN_H
+#define DOORMAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(DM_BUILDING_LIBRARY) && defined(__GNUC__)
+#define DM_API __attribute__((visibility("default")))
+#else
+#define DM_API
+#endif
+
+#define DM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Status codes and the error struct                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum dm_status {
+    DM_OK = 0,
+    DM_END,       /* no more records: not an error */
+    DM_ENOMEM,    /* out of memory */
+    DM_EIO,       /* read or write failed */
+    DM_ENOENT,    /* no such file */
+    DM_EINVAL,    /* bad argument */
+    DM_ESYNTAX,   /* malformed input: CSV, JSON, rule file */
+    DM_EUTF8,     /* invalid UTF-8 */
+    DM_ETOOLARGE, /* a field, row, entry or body over its limit */
+    DM_EFORMAT,   /* the input is not of a kind doorman knows */
+    DM_EZIP,      /* a zip archive could not be read */
+    DM_EREGEX,    /* a pattern failed to compile or to match */
+    DM_ESTRICT,   /* a bad row was found and strict mode made it fatal */
+    DM_STATUS_COUNT
+} dm_status;
+
+#define DM_ERROR_SOURCE_MAX 128
+#define DM_ERROR_TEXT_MAX 256
+
+typedef struct dm_error {
+    dm_status code;
+    int line, column;                 /* 1-based; 0 when not applicable */
+    char source[DM_ERROR_SOURCE_MAX]; /* file name, "<stdin>", URL */
+    char text[DM_ERROR_TEXT_MAX];
+} dm_error;
+
+/* dm_strerror() returns a short static description of `code`. */
+DM_API const char *dm_strerror(dm_status code);
+
+/* dm_version() returns the library's version string, DM_VERSION at build. */
+DM_API const char *dm_version(void);
+
+/*
+ * Allocation hooks: every allocation of the library goes through these,
+ * so that tests can fail the Nth one.  Pass NULLs to restore libc.
+ */
+typedef void *(*dm_malloc_fn)(size_t);
+typedef void *(*dm_realloc_fn)(void *, size_t);
+typedef void (*dm_free_fn)(void *);
+DM_API void dm_set_alloc_funcs(dm_malloc_fn m, dm_realloc_fn r, dm_free_fn f);
+
+/*
+ * Diagnostics: problems that do not stop a run (a bad CSV row, a message
+ * that cannot be joined) are reported through this callback, one call each.
+ * `severity` is DM_SEV_WARNING or DM_SEV_ERROR.  An ERROR is a skipped
+ * row or record; the callback returns 0 to go on or non-zero to stop the
+ * run (strict mode), in which case the reader returns DM_ESTRICT.
+ */
+typedef enum dm_severity { DM_SEV_WARNING = 1, DM_SEV_ERROR = 2 } dm_severity;
+typedef int (*dm_diag_fn)(void *ud, dm_severity sev, const dm_error *e);
+
+/* ------------------------------------------------------------------ */
+/* The record model (docs/records.md)                                  */
+/* ------------------------------------------------------------------ */
+
+typedef enum dm_kind {
+    DM_KIND_INVITATION = 0,
+    DM_KIND_MESSAGE,
+    DM_KIND_EMAIL,
+    DM_KIND_COUNT
+} dm_kind;
+
+/* The text fields of a record.  Names as in docs/records.md. */
+typedef enum dm_field {
+    DM_FIELD_ID = 0,
+    DM_FIELD_DIRECTION, /* "incoming" | "outgoing" */
+    DM_FIELD_FROM_NAME,
+    DM_FIELD_FROM_HEADLINE,
+    DM_FIELD_FROM_COMPANY,
+    DM_FIELD_FROM_URL,
+    DM_FIELD_TO,
+    DM_FIELD_SENT_AT, /* ISO 8601 */
+    DM_FIELD_SUBJECT,
+    DM_FIELD_MESSAGE, /* the note or body text */
+    DM_FIELD_SOURCE,  /* file:line, zip:entry:line, URL */
+    DM_FIELD_COUNT
+} dm_field;
+
+/* Facts: yes/no properties that readers find and rules may use. */
+#define DM_FACT_SPINMAIL 0x1u  /* content carried the sponsored-InMail marker */
+#define DM_FACT_NO_URL 0x2u    /* the sender has no profile URL (sponsored) */
+#define DM_FACT_CONNECTED 0x4u /* the sender is in Connections.csv */
+#define DM_FACT_HTML 0x8u      /* the text was converted from HTML */
+
+DM_API const char *dm_kind_name(dm_kind k);      /* "invitation", ... */
+DM_API int dm_kind_lookup(const char *name);     /* -1 when unknown */
+DM_API const char *dm_field_name(dm_field f);    /* "from.name", ... */
+DM_API int dm_field_lookup(const char *name);    /* -1 when unknown */
+DM_API const char *dm_fact_name(unsigned fact);  /* one bit: "spinmail" */
+DM_API unsigned dm_fact_lookup(const char *name); /* 0 when unknown */
+
+typedef struct dm_record dm_record;
+typedef struct dm_history dm_history;
+
+DM_API dm_status dm_record_create(dm_record **out);
+DM_API void dm_record_free(dm_record *rec);
+/* dm_record_clear() empties `rec` for reuse, keeping its memory. */
+DM_API void dm_record_clear(dm_record *rec);
+
+DM_API dm_kind dm_record_kind(const dm_record *rec);
+DM_API void dm_record_set_kind(dm_record *rec, dm_kind k);
+/* dm_record_get() returns the field's text, or NULL when it is missing. */
+DM_API const char *dm_record_get(const dm_record *rec, dm_field f);
+/* dm_record_len() returns the field's length in bytes (0 when missing). */
+DM_API size_t dm_record_len(const dm_record *rec, dm_field f);
+/* dm_record_set() copies `len` bytes of `s`; s == NULL makes it missing. */
+DM_API dm_status dm_record_set(dm_record *rec, dm_field f, const char *s, size_t len);
+/* mutual connections: -1 when unknown */
+DM_API long dm_record_mutual(const dm_record *rec);
+DM_API void dm_record_set_mutual(dm_record *rec, long n);
+DM_API unsigned dm_record_facts(const dm_record *rec);
+DM_API void dm_record_add_facts(dm_record *rec, unsigned facts);
+/* Extra columns of the input, kept by name, in input order. */
+DM_API dm_status dm_record_add_extra(dm_record *rec, const char *name, const char *value,
+                                     size_t len);
+DM_API size_t dm_record_extra_count(const dm_record *rec);
+DM_API void dm_record_extra(const dm_record *rec, size_t i, const char **name,
+                            const char **value);
+/* The sender's history, set by dm_context_attach(); NULL when none. */
+DM_API const dm_history *dm_record_history(const dm_record *rec);
+
+/* ------------------------------------------------------------------ */
+/* Context: "me" and the history of past conversations                 */
+/* ------------------------------------------------------------------ */
+
+typedef struct dm_context dm_context;
+
+DM_API dm_status dm_context_create(dm_context **out);
+DM_API void dm_context_free(dm_context *ctx);
+
+/* me: the user's own profile.  Each returns NULL when unknown. */
+DM_API const char *dm_me_name(const dm_context *ctx);
+DM_API const char *dm_me_headline(const dm_context *ctx);
+DM_API const char *dm_me_industry(const dm_context *ctx);
+DM_API size_t dm_me_company_count(const dm_context *ctx);
+/* dm_me_company() returns the i-th company; *current is 1 for a current one. */
+DM_API const char *dm_me_company(const dm_context *ctx, size_t i, int *current);
+
+DM_API dm_status dm_me_set(dm_context *ctx, const char *name, const char *headline,
+                           const char *industry);
+DM_API dm_status dm_me_add_company(dm_context *ctx, const char *company, int current);
+
+/*
+ * History per sender.  dm_context_add_message() records one message of a
+ * conversation: `peer_url` and `peer_name` name the other party (not me);
+ * `incoming` is 1 when the peer wrote it, `text` is what they wrote.
+ */
+DM_API dm_status dm_context_add_message(dm_context *ctx, const char *peer_url,
+                                        const char *peer_name, int incoming, const char *text);
+DM_API dm_status dm_context_add_connection(dm_context *ctx, const char *url, const char *name);
+DM_API size_t dm_context_connection_count(const dm_context *ctx);
+DM_API size_t dm_context_history_count(const dm_context *ctx);
+
+/*
+ * dm_context_attach() looks up the record's sender (from.url, else the exact
+ * from.name, marked as a weak join) and sets its history and the
+ * DM_FACT_CONNECTED fact.  The history stays owned by the context.
+ */
+DM_API void dm_context_attach(const dm_context *ctx, dm_record *rec);
+
+DM_API size_t dm_history_messages(const dm_history *h); /* exchanged, both ways */
+DM_API size_t dm_history_incoming(const dm_history *h); /* written by the peer */
+DM_API const char *dm_history_text(const dm_history *h, size_t i); /* i < incoming */
+DM_API int dm_history_weak(const dm_history *h); /* joined on the name only */
+
+/* ------------------------------------------------------------------ */
+/* Sources                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct dm_source dm_source;
+
+typedef struct dm_ingest_opts {
+    int outgoing;            /* also yield OUTGOING invitations */
+    int messages;            /* also yield incoming messages as records */
+    size_t max_field;        /* bytes; 0 = default (1 MiB) */
+    size_t max_row;          /* bytes; 0 = default (4 MiB) */
+    uint64_t max_entry;      /* zip entry, uncompressed bytes; 0 = default (1 GiB) */
+    dm_diag_fn diag;         /* may be NULL: bad rows are skipped silently */
+    void *diag_ud;
+} dm_ingest_opts;
+
+/*
+ * dm_source_open() opens `path`: a LinkedIn export folder or zip, one CSV
+ * file of the export (recognised by its header), a JSON or JSONL file in
+ * doorman's record schema, or "-" for JSONL on standard input.  Context
+ * files (Profile, Positions, Connections, messages) are read into `ctx`
+ * at once, so open every source before reading records from any.
+ * `ctx` must outlive the source.
+ */
+DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm_context *ctx,
+                                dm_source **out, dm_error *err);
+/*
+ * dm_source_next() fills `rec` with the next record.  Returns DM_OK, DM_END
+ * at the end, DM_ESTRICT when the diag callback asked to stop, or another
+ * code for an error that ends this source (err says where).
+ */
+DM_API dm_status dm_source_next(dm_source *src, dm_record *rec, dm_error *err);
+DM_API void dm_source_free(dm_source *src);
+/* Rows skipped as bad so far, over all the files of this source. */
+DM_API size_t dm_source_skipped(const dm_source *src);
+
+/* ------------------------------------------------------------------ */
+/* Rules and verdicts                                                  */
+/* ------------------------------------------------------------------ */
+
+typedef enum dm_verdict {
+    DM_VERDICT_ACCEPT = 0,
+    DM_VERDICT_REVIEW,
+    DM_VERDICT_DECLINE,
+    DM_VERDICT_COUNT
+} dm_verdict;
+
+DM_API const char *dm_verdict_name(dm_verdict v); /* "accept", ... */
+DM_API int dm_verdict_lookup(const char *name);   /* -1 when unknown */
+
+typedef struct dm_hit {
+    const char *name;     /* owned by the ruleset */
+    double score;
+    const char *describe; /* owned by the ruleset */
+} dm_hit;
+
+typedef struct dm_result {
+    dm_verdict verdict;
+    double score;
+    size_t nhits;
+    dm_hit *hits; /* in rule order */
+    size_t cap;
+} dm_result;
+
+DM_API void dm_result_init(dm_result *res);
+DM_API void dm_result_free(dm_result *res);
+
+typedef struct dm_ruleset dm_ruleset;
+
+/*
+ * dm_ruleset_create_builtin() builds the minimal internal ruleset that
+ * exercises the pipeline until the rule language lands.
+ */
+DM_API dm_status dm_ruleset_create_builtin(dm_ruleset **out, dm_error *err);
+DM_API void dm_ruleset_free(dm_ruleset *rs);
+DM_API double dm_ruleset_decline_at(const dm_ruleset *rs);
+DM_API double dm_ruleset_accept_at(const dm_ruleset *rs);
+DM_API size_t dm_ruleset_count(const dm_ruleset *rs);
+
+/*
+ * dm_ruleset_eval() runs every rule over `rec` (with `ctx` for me and
+ * history) and fills `res` (reused between calls).  Not thread-safe on one
+ * ruleset: it owns the match scratch space.
+ */
+DM_API dm_status dm_ruleset_eval(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
+                                 dm_result *res, dm_error *err);
+
+/* dm_verdict_for() maps a score to a verdict with the two thresholds. */
+DM_API dm_verdict dm_verdict_for(double score, double accept_at, double decline_at);
+
+/* ------------------------------------------------------------------ */
+/* Sinks (output formats)                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum dm_format {
+    DM_FORMAT_TABLE = 0,
+    DM_FORMAT_JSON,
+    DM_FORMAT_JSONL,
+    DM_FORMAT_CSV,
+    DM_FORMAT_COUNT
+} dm_format;
+
+DM_API const char *dm_format_name(dm_format f);
+DM_API int dm_format_lookup(const char *name); /* -1 when unknown */
+
+/* Where a sink writes: returns 0 on success, non-zero on a write error. */
+typedef int (*dm_write_fn)(void *ud, const char *buf, size_t len);
+
+typedef struct dm_sink_opts {
+    dm_write_fn write;
+    void *write_ud;
+    int color;    /* table: ANSI colour */
+    int width;    /* table: terminal width in columns; 0 = 100 */
+} dm_sink_opts;
+
+typedef struct dm_summary {
+    size_t counts[DM_VERDICT_COUNT];
+    size_t total;   /* records decided */
+    size_t skipped; /* bad rows or records skipped */
+    size_t shown;   /* records written (after --only) */
+} dm_summary;
+
+typedef struct dm_sink dm_sink;
+
+DM_API dm_status dm_sink_create(dm_format fmt, const dm_sink_opts *opts, dm_sink **out);
+/* dm_sink_write() writes one decided record (or buffers it, for table/json). */
+DM_API dm_status dm_sink_write(dm_sink *s, const dm_record *rec, const dm_result *res,
+                               dm_error *err);
+/* dm_sink_finish() writes what is buffered and the summary, where the format has one. */
+DM_API dm_status dm_sink_finish(dm_sink *s, const dm_summary *sum, dm_error *err);
+DM_API void dm_sink_free(dm_sink *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DOORMAN_H */

@@ -1,0 +1,652 @@
+/*
+ * bench.c: doorman-bench, the throughput and memory benchmark.
+ *
+ *     doorman-bench [-n N] [--keep] PATH_TO_DOORMAN [EXTRA ARGS...]
+ *
+ * Writes a synthetic Invitations.csv of N incoming rows (default 1,000,000)
+ * to a fresh temporary folder, runs `doorman triage FILE --format jsonl
+ * [EXTRA ARGS...]` on it with standard output to /dev/null, and reports the
+ * wall time, the CPU time (user + sys), records and note megabytes per CPU
+ * second and the peak resident set, then checks them against the targets.
+ *
+ * The file is the same for a given N on every run (fixed-seed PRNG), so runs
+ * can be compared.  It is standalone on purpose: it needs neither libdoorman
+ * nor its dependencies, only POSIX (and wait4(), which Linux and the BSDs
+ * have), so it measures the binary exactly as users run it.
+ *
+ * Exit status: 0 when doorman succeeded and the targets were met (or not
+ * judged: below 100,000 rows start-up time dominates), 1 when doorman or
+ * the benchmark failed, 2 on a usage error, 3 when doorman succeeded but
+ * missed a target.  The folder is removed in every case unless --keep.
+ *
+ * "MB" in the output is 2^20 bytes.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* wait4() */
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TARGET_RECORDS_PER_CPU_S 100000.0
+#define TARGET_PEAK_RSS_MB 64.0
+#define DEFAULT_ROWS 1000000ULL
+#define JUDGE_MIN_ROWS 100000ULL
+#define JUDGE_MIN_ROWS_TEXT "100000"
+#define MB (1024.0 * 1024.0)
+#define NOTE_MAX 8192
+#define ROW_MAX (2 * NOTE_MAX + 1024)
+
+static const char *const header =
+    "From,To,Sent At,Message,Direction,inviterProfileUrl,inviteeProfileUrl\n";
+static const char *const me_name = "Gideon Marsh";
+static const char *const me_first = "Gideon";
+static const char *const me_url = "https://www.linkedin.com/in/gideon-marsh-frontline";
+
+/* ------------------------------------------------------------------ */
+/* A fixed-seed PRNG (splitmix64): the same file for the same N.       */
+/* ------------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t rng_next(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* rng_below() returns a number in [0, n). */
+static unsigned rng_below(unsigned n)
+{
+    return (unsigned)(rng_next() % n);
+}
+
+/* rng_percent() is 1 with probability pct/100. */
+static int rng_percent(unsigned pct)
+{
+    return rng_below(100) < pct;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define PICK(a) ((a)[rng_below((unsigned)COUNT(a))])
+
+/* ------------------------------------------------------------------ */
+/* Material for rows: invented names and sentences.                    */
+/* ------------------------------------------------------------------ */
+
+struct name {
+    const char *text, *slug;
+};
+
+static const struct name first_names[] = {
+    {"Aaron", "aaron"},
+    {"Abigail", "abigail"},
+    {"Adebayo", "adebayo"},
+    {"Aiko", "aiko"},
+    {"Alejandro", "alejandro"},
+    {"Amara", "amara"},
+    {"Anders", "anders"},
+    {"Anjali", "anjali"},
+    {"Bianca", "bianca"},
+    {"Brandon", "brandon"},
+    {"Carmen", "carmen"},
+    {"Chidi", "chidi"},
+    {"Chloé", "chloe"},
+    {"Connor", "connor"},
+    {"Dalia", "dalia"},
+    {"Darnell", "darnell"},
+    {"Elif", "elif"},
+    {"Emeka", "emeka"},
+    {"Erin", "erin"},
+    {"Farah", "farah"},
+    {"Finn", "finn"},
+    {"Gabriela", "gabriela"},
+    {"Hana", "hana"},
+    {"Hiroshi", "hiroshi"},
+    {"Imani", "imani"},
+    {"Ingrid", "ingrid"},
+    {"Jamal", "jamal"},
+    {"Jessica", "jessica"},
+    {"José", "jose"},
+    {"Kai", "kai"},
+    {"Katarzyna", "katarzyna"},
+    {"Lars", "lars"},
+    {"Leila", "leila"},
+    {"Liam", "liam"},
+    {"Łukasz", "lukasz"},
+    {"Mariana", "mariana"},
+    {"Mei", "mei"},
+    {"Mohammed", "mohammed"},
+    {"Nadia", "nadia"},
+    {"Noah", "noah"},
+    {"Olu", "olu"},
+    {"Priya", "priya"},
+    {"Rafael", "rafael"},
+    {"Renée", "renee"},
+    {"Rohan", "rohan"},
+    {"Sakura", "sakura"},
+    {"Sean", "sean"},
+    {"Sofia", "sofia"},
+    {"Tariq", "tariq"},
+    {"Thandiwe", "thandiwe"},
+    {"Tomás", "tomas"},
+    {"Uma", "uma"},
+    {"Valentina", "valentina"},
+    {"Wei", "wei"},
+    {"Xavier", "xavier"},
+    {"Yara", "yara"},
+    {"Yusuf", "yusuf"},
+    {"Zoë", "zoe"},
+};
+
+static const struct name last_names[] = {
+    {"Abernathy", "abernathy"},
+    {"Achebe", "achebe"},
+    {"Alvarez", "alvarez"},
+    {"Bergström", "bergstrom"},
+    {"Brennan", "brennan"},
+    {"Castillo", "castillo"},
+    {"Chen", "chen"},
+    {"Dubois", "dubois"},
+    {"Eriksen", "eriksen"},
+    {"Fitzgerald", "fitzgerald"},
+    {"García", "garcia"},
+    {"Haddad", "haddad"},
+    {"Hoffmann", "hoffmann"},
+    {"Ivanova", "ivanova"},
+    {"Jackson", "jackson"},
+    {"Kaur", "kaur"},
+    {"Kowalski", "kowalski"},
+    {"Lindqvist", "lindqvist"},
+    {"Mbeki", "mbeki"},
+    {"McAllister", "mcallister"},
+    {"Moreau", "moreau"},
+    {"Müller", "muller"},
+    {"Nakamura", "nakamura"},
+    {"Nguyễn", "nguyen"},
+    {"O'Brien", "obrien"},
+    {"Okafor", "okafor"},
+    {"Olsen", "olsen"},
+    {"Patel", "patel"},
+    {"Petrov", "petrov"},
+    {"Quinn", "quinn"},
+    {"Ramírez", "ramirez"},
+    {"Rossi", "rossi"},
+    {"Santos", "santos"},
+    {"Schultz", "schultz"},
+    {"Singh", "singh"},
+    {"Sørensen", "sorensen"},
+    {"Tanaka", "tanaka"},
+    {"Thompson", "thompson"},
+    {"Van der Berg", "van-der-berg"},
+    {"Vargas", "vargas"},
+    {"Walsh", "walsh"},
+    {"Wright", "wright"},
+    {"Yilmaz", "yilmaz"},
+    {"Zhang", "zhang"},
+};
+
+/* Invented companies, events, topics: fillers for the genuine notes. */
+static const char *const companies[] = {
+    "Keystone Valve & Fitting", "Ridgeline Staffing Solutions", "Brandywine Castings",
+    "Conestoga Foods",          "Red Rose Packaging",           "Northgate Distribution",
+    "Whitman Tool & Die",       "Susquehanna Logistics",        "Hanover Precision Components",
+};
+static const char *const events[] = {
+    "the Midwest Manufacturing Leadership Summit",
+    "the Lean Frontline Forum",
+    "the Susquehanna Valley talent development breakfast",
+    "your 'Leading Through Change' workshop",
+    "the plant managers' roundtable in York",
+    "the Supervisor Bootcamp in Harrisburg",
+};
+static const char *const topics[] = {
+    "shift-handover checklists", "supervisor turnover",           "the mentoring circle",
+    "five-minute huddles",       "first difficult conversations", "promoting from the floor",
+};
+static const char *const articles[] = {
+    "Connected vs Connecting",
+    "Invest in Impact, Not Training",
+    "Why new supervisors quit in month nine",
+    "The huddle is the job",
+};
+
+/* A note: an opener, body sentences of one kind, maybe a closer. */
+static const char *const openers[] = {
+    "Hi %F,", "Hello %F,", "Hi %F!", "Dear %F,", "%F,", "Hey %F,", "Good morning %F,",
+};
+static const char *const bot_openers[] = {
+    "Hi {first_name},",
+    "Hi ,",
+    "Hello {{firstName}},",
+    "Hello dear,",
+};
+static const char *const pitch[] = {
+    "I reviewed your profile and found you pretty interesting.",
+    "I came across your profile and would love to connect.",
+    "I'd love to add you to my network.",
+    "We provide lead generation services for consulting firms like yours.",
+    "We help B2B companies book 20+ qualified appointments every month with done-for-you "
+    "appointment setting.",
+    "Get 5-10 more B2B sales opportunities a month in under 90 days, managed with AI in 30 mins "
+    "a day.",
+    "Our team builds websites, mobile apps and custom software at 40% lower cost.",
+    "Our SEO experts can get you to page 1 of Google for \"leadership consulting\" in 30 days, "
+    "guaranteed.",
+    "I help coaches get 10 new clients every month without paid ads.",
+    "We can scale your revenue to 7 figures with our proven 3-step system.",
+    "Our virtual assistants handle email, scheduling and bookkeeping from $6/hour.",
+    "Outsourcing is the smartest way to grow your business.",
+    "I love what you're doing with your amazing dental practice!",
+    "Would you be open to a quick 15-minute call this week?",
+    "Grab a slot here: https://calendly.com/growth-partner/15min",
+    "My clients earn 25% weekly returns with crypto and forex, zero risk.",
+    "I am a recruiter for a confidential client with a remote role at $95/hr, no interview "
+    "needed.",
+    "Please send your CV and WhatsApp number.",
+    "Business coaching could double your pipeline by Q2, let's talk.",
+};
+static const char *const genuine[] = {
+    "We worked together at %C when you ran the supervisor training program.",
+    "We overlapped at %C for a couple of years, I was on second shift.",
+    "Great meeting you at %E last week.",
+    "Your session at %E was the best hour of the day.",
+    "I read your article \"%A\" twice and it made me rethink how I use LinkedIn.",
+    "I was in %E in October, thank you, my team noticed the difference.",
+    "Following up on our messages about %T.",
+    "We sat at the same table at %E and talked about %T.",
+    "Thanks for the call on Tuesday, connecting as promised.",
+    "I'm an HR manager at %C and would like to trade notes on %T.",
+    "You placed me in my first supervisor job through %C, and I'm plant manager now.",
+    "A colleague at %C passed along your name.",
+    "I'd like to keep the conversation about %T going.",
+};
+static const char *const closers[] = {
+    "Thanks!",     "Best, %S",           "Looking forward to connecting.",
+    "Cheers, %S",  "Have a great week.", "\U0001F642",
+    "Regards, %S",
+};
+
+/* ------------------------------------------------------------------ */
+/* Building rows                                                       */
+/* ------------------------------------------------------------------ */
+
+struct out {
+    char *p;
+    size_t len, cap;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->len + n >= o->cap)
+        n = o->cap - 1 - o->len; /* truncate: only NOTE_MAX/ROW_MAX-sized builds */
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+}
+
+static void puts_(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* expand() writes `tmpl` with %F (me), %S (the sender), %C, %E, %T, %A filled. */
+static void expand(struct out *o, const char *tmpl, const char *sender)
+{
+    for (const char *p = tmpl; *p; p++) {
+        if (*p != '%' || !p[1]) {
+            put(o, p, 1);
+            continue;
+        }
+        switch (*++p) {
+        case 'F': puts_(o, me_first); break;
+        case 'S': puts_(o, sender); break;
+        case 'C': puts_(o, PICK(companies)); break;
+        case 'E': puts_(o, PICK(events)); break;
+        case 'T': puts_(o, PICK(topics)); break;
+        case 'A': puts_(o, PICK(articles)); break;
+        default: put(o, p - 1, 2); break;
+        }
+    }
+}
+
+/*
+ * make_note() writes a note into `o`: a pitch (a third of them from a bot
+ * with an unfilled opener) or a genuine note, 1 to 4 sentences, parts
+ * joined with the double space the export leaves for a line break, now and
+ * then a real newline, and about one in a hundred far longer than
+ * LinkedIn's 300 characters, to exercise the readers' buffers.
+ */
+static void make_note(struct out *o, const char *sender)
+{
+    int is_pitch = rng_percent(55);
+    unsigned nsent = 1 + rng_below(4);
+    if (rng_percent(1))
+        nsent = 12 + rng_below(20);
+    const char *sep = rng_percent(50) ? "  " : " ";
+
+    if (is_pitch && rng_percent(30))
+        puts_(o, PICK(bot_openers));
+    else
+        expand(o, PICK(openers), sender);
+    const char *prev = NULL;
+    for (unsigned i = 0; i < nsent; i++) {
+        const char *s;
+        do /* no sentence twice in a row */
+            s = is_pitch ? PICK(pitch) : PICK(genuine);
+        while (s == prev);
+        prev = s;
+        puts_(o, rng_percent(3) ? "\n" : sep);
+        expand(o, s, sender);
+    }
+    if (rng_percent(40)) {
+        puts_(o, sep);
+        expand(o, PICK(closers), sender);
+    }
+}
+
+/* csv_field() appends `s` as one RFC 4180 field, quoted only when it must be. */
+static void csv_field(struct out *o, const char *s, size_t n)
+{
+    if (strcspn(s, ",\"\r\n") >= n) {
+        put(o, s, n);
+        return;
+    }
+    put(o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            put(o, "\"", 1);
+        put(o, s + i, 1);
+    }
+    put(o, "\"", 1);
+}
+
+/* make_row() writes one INCOMING row; returns the note's length in bytes. */
+static size_t make_row(struct out *row, struct out *note, uint64_t seq)
+{
+    const struct name *first = &PICK(first_names);
+    const struct name *last = &PICK(last_names);
+    char buf[256];
+
+    row->len = 0;
+    note->len = 0;
+    note->p[0] = '\0';
+
+    int n = snprintf(buf, sizeof buf, "%s %s", first->text, last->text);
+    csv_field(row, buf, (size_t)n);
+    put(row, ",", 1);
+    puts_(row, me_name);
+
+    /* "M/D/YY, H:MM AM": 2024 to 2026, the export's own quoted format */
+    unsigned month = 1 + rng_below(12), day = 1 + rng_below(28), year = 24 + rng_below(3);
+    unsigned hour = 1 + rng_below(12), minute = rng_below(60);
+    n = snprintf(buf, sizeof buf, ",\"%u/%u/%02u, %u:%02u %s\",", month, day, year, hour, minute,
+                 rng_percent(50) ? "AM" : "PM");
+    put(row, buf, (size_t)n);
+
+    if (rng_percent(60)) {
+        make_note(note, first->text);
+        csv_field(row, note->p, note->len);
+    }
+    n = snprintf(buf, sizeof buf, ",INCOMING,https://www.linkedin.com/in/%s-%s-%06" PRIx64 ",%s\n",
+                 first->slug, last->slug, (seq * 2654435761u) & 0xffffffu, me_url);
+    put(row, buf, (size_t)n);
+    return note->len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running doorman                                                     */
+/* ------------------------------------------------------------------ */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: doorman-bench [-n N] [--keep] PATH_TO_DOORMAN [EXTRA ARGS...]\n"
+            "  -n N     rows to generate (default %llu)\n"
+            "  --keep   keep the temporary folder and its Invitations.csv\n"
+            "runs: doorman triage FILE --format jsonl [EXTRA ARGS...] > /dev/null\n",
+            (unsigned long long)DEFAULT_ROWS);
+}
+
+/* show_tail() copies the last `max` bytes of the file at `path` to stderr. */
+static void show_tail(const char *path, long max)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return;
+    if (fseek(fp, 0, SEEK_END) == 0) {
+        long size = ftell(fp);
+        if (size > max) {
+            fseek(fp, size - max, SEEK_SET);
+            fputs("...\n", stderr);
+        } else {
+            fseek(fp, 0, SEEK_SET);
+        }
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+            fwrite(buf, 1, n, stderr);
+    }
+    fclose(fp);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long long rows = DEFAULT_ROWS;
+    int keep = 0, argi = 1, rc = 1;
+    char dir[4096] = "", csv_path[4200] = "", err_path[4200] = "";
+    FILE *fp = NULL;
+    char *row_buf = NULL, *note_buf = NULL;
+    char **child_argv = NULL;
+
+    for (; argi < argc && argv[argi][0] == '-'; argi++) {
+        const char *a = argv[argi];
+        if (strcmp(a, "--") == 0) {
+            argi++;
+            break;
+        } else if (strcmp(a, "--keep") == 0) {
+            keep = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strncmp(a, "-n", 2) == 0) {
+            const char *v = a[2] ? a + 2 : (argi + 1 < argc ? argv[++argi] : NULL);
+            char *end = NULL;
+            errno = 0;
+            rows = v ? strtoull(v, &end, 10) : 0;
+            if (!v || !*v || *end || errno || rows == 0 || v[0] == '-') {
+                fprintf(stderr, "doorman-bench: -n wants a positive number\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "doorman-bench: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (argi >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *doorman = argv[argi++];
+
+    /* ---- generate ------------------------------------------------- */
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    snprintf(dir, sizeof dir, "%s/doorman-bench.XXXXXX", tmp);
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "doorman-bench: mkdtemp %s: %s\n", dir, strerror(errno));
+        dir[0] = '\0';
+        goto out;
+    }
+    snprintf(csv_path, sizeof csv_path, "%s/Invitations.csv", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+
+    fp = fopen(csv_path, "wb");
+    row_buf = malloc(ROW_MAX);
+    note_buf = malloc(NOTE_MAX);
+    if (!fp || !row_buf || !note_buf) {
+        fprintf(stderr, "doorman-bench: %s: %s\n", csv_path, strerror(errno));
+        goto out;
+    }
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    struct out row = {row_buf, 0, ROW_MAX}, note = {note_buf, 0, NOTE_MAX};
+    unsigned long long note_bytes = 0, with_note = 0;
+    double t0 = now_s();
+    fputs(header, fp);
+    for (unsigned long long i = 0; i < rows; i++) {
+        size_t n = make_row(&row, &note, i);
+        note_bytes += n;
+        with_note += n > 0;
+        fwrite(row.p, 1, row.len, fp);
+    }
+    if (fclose(fp) != 0) {
+        fp = NULL;
+        fprintf(stderr, "doorman-bench: writing %s: %s\n", csv_path, strerror(errno));
+        goto out;
+    }
+    fp = NULL;
+    printf("generated %s: %llu rows (%llu with a note), %.1f MB, note text %.1f MB, in %.2f s\n",
+           csv_path, rows, with_note, (double)file_size(csv_path) / MB, (double)note_bytes / MB,
+           now_s() - t0);
+    fflush(stdout);
+
+    /* ---- run ------------------------------------------------------ */
+    int nextra = argc - argi;
+    child_argv = calloc((size_t)nextra + 6, sizeof *child_argv);
+    if (!child_argv)
+        goto out;
+    child_argv[0] = (char *)doorman;
+    child_argv[1] = "triage";
+    child_argv[2] = csv_path;
+    child_argv[3] = "--format";
+    child_argv[4] = "jsonl";
+    for (int i = 0; i < nextra; i++)
+        child_argv[5 + i] = argv[argi + i];
+
+    double start = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "doorman-bench: fork: %s\n", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        int errfd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (devnull < 0 || errfd < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
+            dup2(errfd, STDERR_FILENO) < 0)
+            _exit(126);
+        close(devnull);
+        close(errfd);
+        execvp(doorman, child_argv);
+        fprintf(stderr, "doorman-bench: cannot run %s: %s\n", doorman, strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "doorman-bench: wait4: %s\n", strerror(errno));
+            goto out;
+        }
+    }
+    double wall = now_s() - start;
+    double cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+#ifdef __APPLE__
+    double rss_mb = (double)ru.ru_maxrss / MB; /* bytes there */
+#else
+    double rss_mb = (double)ru.ru_maxrss / 1024.0; /* KiB */
+#endif
+
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "doorman-bench: doorman was killed by signal %d (%s)\n",
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+            fprintf(stderr, "doorman-bench: doorman exited with status %d\n", WEXITSTATUS(status));
+        fprintf(stderr, "doorman-bench: its standard error:\n");
+        show_tail(err_path, 4096);
+        if (!keep)
+            fprintf(stderr, "doorman-bench: run again with --keep to keep its input\n");
+        goto out;
+    }
+
+    /* ---- report --------------------------------------------------- */
+    double cpu_floor = cpu > 1e-6 ? cpu : 1e-6;
+    double rps = (double)rows / cpu_floor;
+    double mbps = (double)note_bytes / MB / cpu_floor;
+    int pass = rps >= TARGET_RECORDS_PER_CPU_S && rss_mb < TARGET_PEAK_RSS_MB;
+    /* Below this many records start-up (rules, regexes) dominates the CPU time. */
+    int judged = rows >= JUDGE_MIN_ROWS;
+    printf("records: %llu   note text: %.1f MB\n", rows, (double)note_bytes / MB);
+    printf("wall: %.2f s   cpu: %.2f s   records/s (cpu): %.0f   MB/s: %.1f   peak RSS: %.1f MB\n",
+           wall, cpu, rps, mbps, rss_mb);
+    printf("targets: >= %.0f records/s, peak RSS < %.0f MB: %s\n", TARGET_RECORDS_PER_CPU_S,
+           TARGET_PEAK_RSS_MB,
+           !judged ? "not judged below " JUDGE_MIN_ROWS_TEXT " records"
+           : pass  ? "PASS"
+                   : "FAIL");
+    long errsize = file_size(err_path);
+    if (errsize > 0) {
+        printf("doorman wrote %ld bytes to standard error; the end of it:\n", errsize);
+        fflush(stdout);
+        show_tail(err_path, 1024);
+    }
+    rc = pass || !judged ? 0 : 3;
+
+out:
+    if (fp)
+        fclose(fp);
+    free(row_buf);
+    free(note_buf);
+    free(child_argv);
+    if (dir[0]) {
+        if (keep) {
+            printf("kept %s\n", dir);
+        } else {
+            unlink(csv_path);
+            unlink(err_path);
+            if (rmdir(dir) != 0)
+                fprintf(stderr, "doorman-bench: rmdir %s: %s\n", dir, strerror(errno));
+        }
+    }
+    return rc;
+}

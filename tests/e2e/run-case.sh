@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# run-case.sh DOORMAN CASEDIR: one data-driven end-to-end case.
+#
+# A case is a folder holding:
+#   args      the arguments to doorman, one per line (run from the case folder)
+#   stdin     optional: fed to standard input (else /dev/null)
+#   stdout    the exact expected standard output
+#   stderr    optional: the exact expected standard error
+#   exit      optional: the expected exit code (default 0)
+# Any file named *.gen.sh is run first (in a scratch copy) to make large inputs.
+set -u
+doorman=$1
+case_dir=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -a "$case_dir"/. "$work"/
+cd "$work" || exit 1
+for g in *.gen.sh; do
+    [ -e "$g" ] || continue
+    bash "$g" || { echo "generator $g failed"; exit 1; }
+done
+mapfile -t args < args
+in=/dev/null
+[ -f stdin ] && in=stdin
+NO_COLOR=1 COLUMNS=100 "$doorman" "${args[@]}" <"$in" >actual.out 2>actual.err
+code=$?
+want=0
+[ -f exit ] && want=$(cat exit)
+fail=0
+if [ "$code" != "$want" ]; then
+    echo "exit code: got $code, want $want"
+    fail=1
+fi
+if ! diff -u stdout actual.out; then
+    echo "stdout differs (above)"
+    fail=1
+fi
+if [ -f stderr ] && ! diff -u stderr actual.err; then
+    echo "stderr differs (above)"
+    fail=1
+fi
+if [ $fail -ne 0 ]; then
+    echo "--- stderr was:"
+    cat actual.err
+fi
+exit $fail
