@@ -261,8 +261,9 @@ int cmd_triage(int argc, char **argv)
         goto out;
 
     dm_sink_opts so = {write_stdout, NULL, color, width};
-    if (dm_sink_create((dm_format)format, &so, &sink) != DM_OK) {
-        cli_msg("out of memory");
+    dm_status sst = dm_sink_create((dm_format)format, &so, &sink);
+    if (sst != DM_OK) {
+        cli_msg("cannot create the output: %s", dm_strerror(sst));
         rc = EXIT_INTERNAL;
         goto out;
     }
@@ -305,11 +306,11 @@ int cmd_triage(int argc, char **argv)
         }
     }
     error_clear(&err);
-    if (dm_sink_finish(sink, &sum, &err) != DM_OK) {
+    if (rc != EXIT_INTERNAL && dm_sink_finish(sink, &sum, &err) != DM_OK) {
         cli_error(&err, "error");
         rc = EXIT_INTERNAL;
     }
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (rc != EXIT_INTERNAL && (fflush(stdout) != 0 || ferror(stdout))) {
         cli_msg("cannot write the output: %s", strerror(errno));
         rc = EXIT_INTERNAL;
     }

@@ -197,3 +197,24 @@ DM_API void dm_record_extra(const dm_record *rec, size_t i, const char **name, c
 }
 
 DM_API const dm_history *dm_record_history(const dm_record *rec) { return rec->history; }
+
+dm_status dm_record_set_id(dm_record *rec, const char *who, const char *when)
+{
+    size_t a = strlen(who), b = strlen(when);
+    dm_status st = slot_set(&rec->f[DM_FIELD_ID].s, &rec->f[DM_FIELD_ID].cap, who, a);
+    if (st != DM_OK)
+        return st;
+    if (a + b + 2 > rec->f[DM_FIELD_ID].cap) {
+        char *p = dm_realloc(rec->f[DM_FIELD_ID].s, a + b + 2);
+        if (!p)
+            return DM_ENOMEM;
+        rec->f[DM_FIELD_ID].s = p;
+        rec->f[DM_FIELD_ID].cap = a + b + 2;
+    }
+    char *id = rec->f[DM_FIELD_ID].s;
+    id[a] = '@';
+    memcpy(id + a + 1, when, b + 1);
+    rec->f[DM_FIELD_ID].len = a + 1 + b;
+    rec->f[DM_FIELD_ID].set = 1;
+    return DM_OK;
+}

@@ -23,4 +23,11 @@ struct dm_record {
     const dm_history *history;
 };
 
+/*
+ * dm_record_set_id() sets the id that names a record across runs:
+ * `who` (a profile URL, else a name or conversation) + "@" + `when`.
+ * Every reader makes ids this one way.
+ */
+dm_status dm_record_set_id(dm_record *rec, const char *who, const char *when);
+
 #endif

@@ -11,6 +11,7 @@
 #include "core.h"
 #include "csv.h"
 #include "map.h"
+#include "record.h"
 #include "text.h"
 
 #include <stdarg.h>
@@ -365,16 +366,6 @@ static dm_status add_extras(dm_export_reader *r, dm_record *rec)
     return DM_OK;
 }
 
-/* id: the profile URL (or the name) + "@" + the sent time, stable across runs. */
-static dm_status set_id(dm_export_reader *r, dm_record *rec, const char *who, const char *when)
-{
-    dm_buf_reset(&r->scratch);
-    dm_status st = dm_buf_printf(&r->scratch, "%s@%s", who, when);
-    if (st == DM_OK)
-        st = dm_record_set(rec, DM_FIELD_ID, r->scratch.data, r->scratch.len);
-    return st;
-}
-
 static dm_status set_source(dm_export_reader *r, dm_record *rec)
 {
     char src[DM_ERROR_SOURCE_MAX + 16];
@@ -436,7 +427,7 @@ static dm_status invitation_record(dm_export_reader *r, dm_record *rec, int *ski
         const char *who = cell(r, mine ? R_INVITEE_URL : R_INVITER_URL, NULL);
         if (!*who)
             who = cell(r, mine ? R_TO : R_FROM, NULL);
-        st = set_id(r, rec, who, *iso ? iso : cell(r, R_SENT_AT, NULL));
+        st = dm_record_set_id(rec, who, *iso ? iso : cell(r, R_SENT_AT, NULL));
     }
     if (st == DM_OK)
         st = set_source(r, rec);
@@ -653,9 +644,7 @@ static dm_status message_record(dm_export_reader *r, dm_record *rec, int *skip)
         const char *conv = cell(r, R_CONV_ID, NULL);
         const char *who = *conv ? conv : *cell(r, R_SENDER_URL, NULL) ? cell(r, R_SENDER_URL, NULL)
                                                                      : from;
-        char whob[512];
-        snprintf(whob, sizeof whob, "%s", who);
-        st = set_id(r, rec, whob, *iso ? iso : cell(r, R_DATE, NULL));
+        st = dm_record_set_id(rec, who, *iso ? iso : cell(r, R_DATE, NULL));
     }
     if (st == DM_OK)
         st = set_source(r, rec);

@@ -14,6 +14,7 @@
  * an error names the line of the record it is in.
  */
 #include "json.h"
+#include "record.h"
 
 #include "core.h"
 
@@ -333,13 +334,11 @@ static dm_status fill_defaults(dm_jsonsrc *j, dm_record *rec)
         /* as the export reader does: who + "@" + when, stable across runs */
         const char *url = dm_record_get(rec, DM_FIELD_FROM_URL);
         const char *when = dm_record_get(rec, DM_FIELD_SENT_AT);
-        dm_buf_reset(&j->scratch);
         if (url && when)
-            st = dm_buf_printf(&j->scratch, "%s@%s", url, when);
+            st = dm_record_set_id(rec, url, when);
         else
-            st = dm_buf_adds(&j->scratch, dm_record_get(rec, DM_FIELD_SOURCE));
-        if (st == DM_OK)
-            st = dm_record_set(rec, DM_FIELD_ID, j->scratch.data, j->scratch.len);
+            st = dm_record_set(rec, DM_FIELD_ID, dm_record_get(rec, DM_FIELD_SOURCE),
+                               dm_record_len(rec, DM_FIELD_SOURCE));
     }
     return st;
 }

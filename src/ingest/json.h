@@ -7,7 +7,8 @@
  * first non-blank byte and line: JSONL when the first line alone is a
  * complete object.  Keys a record does not know are kept as extras (string
  * values as they are, other values as compact JSON text); the keys output
- * adds (verdict, score, rules) are ignored on input.
+ * adds (verdict, score, rules) and `history` (rebuilt from the context)
+ * are ignored on input.
  */
 #ifndef DM_JSON_H
 #define DM_JSON_H

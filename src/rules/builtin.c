@@ -120,7 +120,7 @@ DM_API dm_status dm_ruleset_create_builtin(dm_ruleset **out, dm_error *err)
         int ec;
         PCRE2_SIZE off;
         rs->code[i] = pcre2_compile((PCRE2_SPTR)defs[i].pattern, PCRE2_ZERO_TERMINATED,
-                                    PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP |
+                                    PCRE2_CASELESS | PCRE2_UTF |
                                         PCRE2_MATCH_INVALID_UTF,
                                     &ec, &off, NULL);
         if (!rs->code[i]) {
