@@ -77,10 +77,10 @@ static const rule_def defs[] = {
     {"SPONSORED_INMAIL", T_SPINMAIL, 5, "Sponsored InMail", NULL},
     {"NO_NOTE", T_NO_NOTE, 0.5, "Invitation without a note", NULL},
     {"EXPLAINS_WHY", T_REGEX, -2.5, "The note explains how you know each other",
-     "\\b(we (met|worked|spoke|talked|chatted)|worked (together|with you)|your "
-     "(talk|article|post|book|workshop|session|presentation|keynote|newsletter)|former "
-     "(colleague|coworker|co-worker|manager|student)|used to work|(at|from) the "
-     "[\\w ]{0,40}(conference|summit|meetup|workshop|panel))\\b"},
+     "\\b(we (met|worked|spoke|talked|chatted|overlapped)|worked (together|with you)|your "
+     "(talk|article|book|workshop|session|presentation|keynote|newsletter|podcast|course)|your "
+     "[\\w '\"]{1,40}(workshop|session|talk|keynote|course|article)|former (colleague|coworker|co-worker|manager|student)|used to "
+     "work|(at|from) the [\\w ]{0,40}(conference|summit|meetup|workshop|panel|forum|webinar))\\b"},
     {"NAMES_MY_COMPANY", T_MY_COMPANY, -3, "The note names a company you worked at", NULL},
     {"KNOWN_CONTACT", T_HISTORY, -3, "You have exchanged messages before", NULL},
     {"ALREADY_CONNECTED", T_CONNECTED, -4, "Already one of your connections", NULL},
@@ -166,10 +166,32 @@ static int regex_hit(dm_ruleset *rs, size_t i, const char *s, size_t len)
     return rc >= 0; /* a limit hit counts as no match */
 }
 
+/*
+ * company_len() is the length of a company's name without a legal suffix
+ * ("Keystone Valve & Fitting Co." is named "Keystone Valve & Fitting").
+ */
+static size_t company_len(const char *name)
+{
+    static const char *const suffixes[] = {" co.", " co", " inc.", " inc", " llc", " ltd.",
+                                           " ltd", " gmbh", " corp.", " corp", " corporation",
+                                           " company", " plc"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (n > sl + 3 && dm_ascii_casecmp(name + n - sl, suffixes[i]) == 0) {
+            n -= sl;
+            while (n && (name[n - 1] == ',' || name[n - 1] == ' '))
+                n--;
+            break;
+        }
+    }
+    return n;
+}
+
 /* ASCII case-insensitive search for `word` in `s` on word boundaries. */
 static int names_word(const char *s, const char *word)
 {
-    size_t wl = strlen(word);
+    size_t wl = company_len(word);
     if (!s || wl < 3)
         return 0;
     for (const char *p = s; *p; p++) {
