@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES="build-essential cmake pkg-config libpcre2-dev libjansson-dev libcurl4-openssl-dev
-libzip-dev libcmocka-dev zip unzip"
+libzip-dev libcmocka-dev libutf8proc-dev zip unzip"
 
 install_missing() {
     local missing=()

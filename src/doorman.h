@@ -184,6 +184,18 @@ DM_API size_t dm_context_connection_count(const dm_context *ctx);
 DM_API size_t dm_context_history_count(const dm_context *ctx);
 
 /*
+ * dm_context_finish() settles what needs every source open first: who "me"
+ * is (Profile.csv, wherever it came from; else the person in the most
+ * conversations), hence which messages are incoming, hence the history of
+ * each sender.  Until then, messages.csv rows wait in the context.  Call it
+ * once every source is open; dm_source_next() calls it when nobody did, so
+ * the order of the sources never changes a verdict.  A second call is a
+ * no-op, unless messages came in since.  Returns DM_OK, or DM_ENOMEM: the
+ * history is then half made, and every later call fails the same way.
+ */
+DM_API dm_status dm_context_finish(dm_context *ctx, dm_error *err);
+
+/*
  * dm_context_attach() looks up the record's sender (from.url, else the exact
  * from.name, marked as a weak join) and sets its history and the
  * DM_FACT_CONNECTED fact.  The history stays owned by the context.
@@ -206,7 +218,7 @@ typedef struct dm_ingest_opts {
     int messages;            /* also yield incoming messages as records */
     size_t max_field;        /* bytes; 0 = default (1 MiB) */
     size_t max_row;          /* bytes; 0 = default (4 MiB) */
-    uint64_t max_entry;      /* zip entry, uncompressed bytes; 0 = default (1 GiB) */
+    uint64_t max_entry;      /* zip entry, uncompressed bytes; 0 = default (256 MiB) */
     dm_diag_fn diag;         /* may be NULL: bad rows are skipped silently */
     void *diag_ud;
 } dm_ingest_opts;
@@ -216,15 +228,16 @@ typedef struct dm_ingest_opts {
  * file of the export (recognised by its header), a JSON or JSONL file in
  * doorman's record schema, or "-" for JSONL on standard input.  Context
  * files (Profile, Positions, Connections, messages) are read into `ctx`
- * at once, so open every source before reading records from any.
- * `ctx` must outlive the source.
+ * at once, so open every source, then call dm_context_finish(), before
+ * reading records from any.  `ctx` must outlive the source.
  */
 DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm_context *ctx,
                                 dm_source **out, dm_error *err);
 /*
- * dm_source_next() fills `rec` with the next record.  Returns DM_OK, DM_END
- * at the end, DM_ESTRICT when the diag callback asked to stop, or another
- * code for an error that ends this source (err says where).
+ * dm_source_next() fills `rec` with the next record, first finishing the
+ * context if nobody did.  Returns DM_OK, DM_END at the end, DM_ESTRICT when
+ * the diag callback asked to stop, or another code for an error that ends
+ * this source (err says where).
  */
 DM_API dm_status dm_source_next(dm_source *src, dm_record *rec, dm_error *err);
 DM_API void dm_source_free(dm_source *src);
@@ -249,6 +262,8 @@ typedef struct dm_hit {
     const char *name;     /* owned by the ruleset */
     double score;
     const char *describe; /* owned by the ruleset */
+    int field;            /* the dm_field a pattern matched in; -1 when none */
+    size_t start, end;    /* the match, as byte offsets in that field's original text */
 } dm_hit;
 
 typedef struct dm_result {
@@ -257,6 +272,10 @@ typedef struct dm_result {
     size_t nhits;
     dm_hit *hits; /* in rule order */
     size_t cap;
+    /* rules whose pattern hit PCRE2's match or depth limit on this record:
+     * they count as not matched */
+    const char **limited;
+    size_t nlimited, limcap;
 } dm_result;
 
 DM_API void dm_result_init(dm_result *res);
@@ -264,23 +283,62 @@ DM_API void dm_result_free(dm_result *res);
 
 typedef struct dm_ruleset dm_ruleset;
 
+typedef struct dm_rules_opts {
+    /* every error and warning of the rule files, one call each (file,
+     * line and column in the dm_error); may be NULL */
+    dm_diag_fn diag;
+    void *diag_ud;
+} dm_rules_opts;
+
 /*
- * dm_ruleset_create_builtin() builds the minimal internal ruleset that
- * exercises the pipeline until the rule language lands.
+ * dm_ruleset_load() reads rule files (docs/rules.md) in order: each path a
+ * file, or a folder whose *.rules files are read in name order.  Later
+ * files may re-score or disable rules of earlier ones.  Every problem is
+ * reported through opts->diag; when any is an error, the load fails with
+ * DM_ESYNTAX and *nerrors (may be NULL) says how many.  The caller owns
+ * *out and frees it with dm_ruleset_free().
  */
-DM_API dm_status dm_ruleset_create_builtin(dm_ruleset **out, dm_error *err);
+DM_API dm_status dm_ruleset_load(const char *const *paths, size_t npaths,
+                                 const dm_rules_opts *opts, dm_ruleset **out, size_t *nerrors,
+                                 dm_error *err);
 DM_API void dm_ruleset_free(dm_ruleset *rs);
+DM_API dm_status dm_ruleset_create_builtin(dm_ruleset **out, dm_error *err); /* TEMP */
+
+/*
+ * dm_ruleset_bind() prepares `rs` for records joined with `ctx` (may be
+ * NULL): patterns using ${me.*} are compiled with the user's profile, and
+ * the literal prefilter is built.  Call it after the context is loaded;
+ * dm_ruleset_eval() binds with its own ctx when nobody did.
+ */
+DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error *err);
 DM_API double dm_ruleset_decline_at(const dm_ruleset *rs);
 DM_API double dm_ruleset_accept_at(const dm_ruleset *rs);
+/* dm_ruleset_count() is the number of rules that run (not disabled). */
 DM_API size_t dm_ruleset_count(const dm_ruleset *rs);
+/*
+ * dm_ruleset_pattern_stats() tells how many patterns the prefilter guards
+ * and how many always run, and returns the prefilter's size in bytes.
+ */
+DM_API size_t dm_ruleset_pattern_stats(const dm_ruleset *rs, size_t *filtered, size_t *always);
 
 /*
  * dm_ruleset_eval() runs every rule over `rec` (with `ctx` for me and
  * history) and fills `res` (reused between calls).  Not thread-safe on one
- * ruleset: it owns the match scratch space.
+ * ruleset: it owns the match scratch space.  dm_ruleset_explain() does the
+ * same and also fills each hit's field and span, at some cost.
  */
 DM_API dm_status dm_ruleset_eval(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
                                  dm_result *res, dm_error *err);
+DM_API dm_status dm_ruleset_explain(dm_ruleset *rs, const dm_record *rec,
+                                    const dm_context *ctx, dm_result *res, dm_error *err);
+
+/*
+ * dm_ruleset_test() runs every rule's own tests (test hit / test miss)
+ * against the documented test profile; each failure goes to `cb` with the
+ * test's file and line.  Leaves `rs` unbound.
+ */
+DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t *passed,
+                                 size_t *failed, dm_error *err);
 
 /* dm_verdict_for() maps a score to a verdict with the two thresholds. */
 DM_API dm_verdict dm_verdict_for(double score, double accept_at, double decline_at);

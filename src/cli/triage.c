@@ -27,7 +27,8 @@ static void triage_usage(FILE *fp)
           "      --strict          stop at the first bad row (exit 3) instead of skipping it\n"
           "      --color WHEN      auto, always or never (NO_COLOR turns it off)\n"
           "      --width N         table width (default: the terminal's, else 100)\n"
-          "      --max-field BYTES largest CSV field or JSON record accepted (default 1 MiB)\n"
+          "      --max-field BYTES largest CSV field accepted (default 1M); a CSV row or a\n"
+          "                        JSON record may be 4 times that\n"
           "      --max-entry BYTES largest zip entry, uncompressed (default 256 MiB)\n"
           "  -q, --quiet           do not print warnings about skipped rows\n"
           "  -h, --help            show this help\n",
@@ -47,9 +48,19 @@ static int on_diag(void *ud, dm_severity sev, const dm_error *e)
         d->errors++;
     else
         d->warnings++;
-    if (!d->quiet || d->strict)
+    if (sev == DM_SEV_ERROR && d->strict) {
+        /* the row stops the run: it is not skipped, whatever the text says */
+        static const char tail[] = "; row skipped";
+        dm_error e2 = *e;
+        size_t n = strlen(e2.text), k = sizeof tail - 1;
+        if (n >= k && strcmp(e2.text + n - k, tail) == 0)
+            e2.text[n - k] = '\0';
+        cli_error(&e2, "error");
+        return 1;
+    }
+    if (!d->quiet)
         cli_error(e, sev == DM_SEV_ERROR ? "error" : "warning");
-    return sev == DM_SEV_ERROR && d->strict;
+    return 0;
 }
 
 static void error_clear(dm_error *e) { memset(e, 0, sizeof *e); }
@@ -64,10 +75,25 @@ static void error_fill(dm_error *e, dm_status st, const char *source)
     snprintf(e->text, sizeof e->text, "%s", dm_strerror(st));
 }
 
+/* write_stdout() is the sinks' write callback; `ud` keeps the errno of a failure. */
 static int write_stdout(void *ud, const char *buf, size_t len)
 {
-    (void)ud;
-    return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
+    int *write_errno = ud;
+    errno = 0;
+    if (fwrite(buf, 1, len, stdout) == len)
+        return 0;
+    *write_errno = errno ? errno : EIO;
+    return -1;
+}
+
+/* sink_error() names a failed write by its cause ("No space left on device"),
+ * not by the sink's "the write callback failed". */
+static void sink_error(const dm_error *e, int write_errno)
+{
+    if (write_errno)
+        cli_msg("cannot write the output: %s", strerror(write_errno));
+    else
+        cli_error(e, "error");
 }
 
 static int parse_size(const char *s, size_t *out)
@@ -176,8 +202,8 @@ int cmd_triage(int argc, char **argv)
             break;
         case OPT_WIDTH:
             width = atoi(optarg);
-            if (width < 40 || width > 1000) {
-                cli_msg("--width takes a number of columns from 40 to 1000");
+            if (width < 40 || width > 512) {
+                cli_msg("--width takes a number of columns from 40 to 512");
                 return EXIT_USAGE;
             }
             break;
@@ -223,7 +249,7 @@ int cmd_triage(int argc, char **argv)
     io.diag = on_diag;
     io.diag_ud = &ds;
 
-    int rc = EXIT_RAN;
+    int rc = EXIT_RAN, stopped = 0;
     int nsrc = argc - optind;
     dm_context *ctx = NULL;
     dm_ruleset *rules = NULL;
@@ -251,8 +277,24 @@ int cmd_triage(int argc, char **argv)
     for (int i = 0; i < nsrc; i++) {
         error_clear(&err);
         dm_status st = dm_source_open(argv[optind + i], &io, ctx, &srcs[i], &err);
+        if (st == DM_ESTRICT) {
+            /* a bad row of a context file, already named by on_diag() */
+            cli_msg("stopped at the first bad row (--strict)");
+            rc = EXIT_INPUT;
+            break;
+        }
         if (st != DM_OK) {
             error_fill(&err, st, argv[optind + i]);
+            cli_error(&err, NULL);
+            rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+        }
+    }
+    if (rc == EXIT_RAN) {
+        /* every source is open: now who "me" is, hence the history, is settled */
+        error_clear(&err);
+        dm_status st = dm_context_finish(ctx, &err);
+        if (st != DM_OK) {
+            error_fill(&err, st, "");
             cli_error(&err, NULL);
             rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
         }
@@ -260,7 +302,8 @@ int cmd_triage(int argc, char **argv)
     if (rc != EXIT_RAN)
         goto out;
 
-    dm_sink_opts so = {write_stdout, NULL, color, width};
+    int write_errno = 0;
+    dm_sink_opts so = {write_stdout, &write_errno, color, width};
     dm_status sst = dm_sink_create((dm_format)format, &so, &sink);
     if (sst != DM_OK) {
         cli_msg("cannot create the output: %s", dm_strerror(sst));
@@ -269,6 +312,9 @@ int cmd_triage(int argc, char **argv)
     }
     for (int i = 0; i < nsrc && rc != EXIT_INTERNAL; i++) {
         dm_status st;
+        /* Records from standard input may come one at a time from a program
+         * that waits for the answer: pass each on at once, not per buffer. */
+        int live = strcmp(argv[optind + i], "-") == 0;
         for (;;) {
             error_clear(&err);
             st = dm_source_next(srcs[i], rec, &err);
@@ -287,7 +333,13 @@ int cmd_triage(int argc, char **argv)
             sum.shown++;
             error_clear(&err);
             if (dm_sink_write(sink, rec, &res, &err) != DM_OK) {
-                cli_error(&err, "error");
+                sink_error(&err, write_errno);
+                rc = EXIT_INTERNAL;
+                break;
+            }
+            errno = 0;
+            if (live && fflush(stdout) != 0) {
+                cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
                 rc = EXIT_INTERNAL;
                 break;
             }
@@ -296,6 +348,7 @@ int cmd_triage(int argc, char **argv)
         if (st == DM_ESTRICT) {
             cli_msg("stopped at the first bad row (--strict)");
             rc = EXIT_INPUT;
+            stopped = 1;
             break;
         }
         if (st != DM_END && st != DM_OK) {
@@ -307,14 +360,15 @@ int cmd_triage(int argc, char **argv)
     }
     error_clear(&err);
     if (rc != EXIT_INTERNAL && dm_sink_finish(sink, &sum, &err) != DM_OK) {
-        cli_error(&err, "error");
+        sink_error(&err, write_errno);
         rc = EXIT_INTERNAL;
     }
+    errno = 0;
     if (rc != EXIT_INTERNAL && (fflush(stdout) != 0 || ferror(stdout))) {
-        cli_msg("cannot write the output: %s", strerror(errno));
+        cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
         rc = EXIT_INTERNAL;
     }
-    if (sum.skipped && !ds.quiet && format != DM_FORMAT_TABLE)
+    if (sum.skipped && !ds.quiet && !stopped && format != DM_FORMAT_TABLE)
         cli_msg("%zu bad row%s skipped", sum.skipped, sum.skipped == 1 ? "" : "s");
 
 out:

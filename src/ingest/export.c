@@ -8,9 +8,9 @@
  */
 #include "export.h"
 
+#include "context.h"
 #include "core.h"
 #include "csv.h"
-#include "map.h"
 #include "record.h"
 #include "text.h"
 
@@ -80,12 +80,6 @@ static const enum role used_message[] = {R_FROM, R_TO, R_SENDER_URL, R_DATE, R_S
 static const char *const kind_files[DM_EXPORT_KIND_COUNT] = {
     "Invitations.csv", "messages.csv", "Connections.csv", "Profile.csv", "Positions.csv"};
 
-/* One message kept while messages.csv loads, until "me" is known. */
-typedef struct msg {
-    char *from, *from_url, *to, *to_urls, *text, *conv;
-    int dir; /* 1 incoming, 0 outgoing, -1 unknown */
-} msg;
-
 struct dm_export_reader {
     const dm_input *in;
     const dm_export_env *env;
@@ -96,7 +90,8 @@ struct dm_export_reader {
     int idx[R_COUNT];     /* column of each role, -1 when absent */
     unsigned char *extra; /* per column: 1 when kept as an extra */
     dm_buf scratch;       /* HTML to text, ids */
-    char me_name[256];    /* messages: who "me" is, decided at load */
+    int bad_date;         /* this row's column whose date could not be read, or -1 */
+    dm_error warned;      /* the last warning, for err when it stopped the run */
 };
 
 const char *dm_export_kind_name(dm_export_kind k)
@@ -195,7 +190,8 @@ void dm_export_reader_free(dm_export_reader *r)
     if (!r)
         return;
     dm_csv_free(r->csv);
-    for (size_t i = 0; i < r->ncols; i++)
+    /* cols may be NULL with ncols set: its allocation failed in open */
+    for (size_t i = 0; r->cols && i < r->ncols; i++)
         dm_free(r->cols[i]);
     dm_free(r->cols);
     dm_free(r->extra);
@@ -220,6 +216,7 @@ dm_status dm_export_reader_open(const dm_input *in, const dm_export_env *env,
     r->in = in;
     r->env = env;
     r->kind = want;
+    r->bad_date = -1;
     dm_buf_init(&r->scratch, 0);
     dm_csv_opts co = csv_opts_of(env->opts);
     int kind = -1;
@@ -287,8 +284,10 @@ static dm_status next_row(dm_export_reader *r, dm_error *err)
         dm_error_clear(&e);
         dm_status st = dm_csv_next(r->csv, &e);
         if (st == DM_OK && dm_csv_nfields(r->csv) != r->ncols) {
-            /* a lone empty cell is a blank line of spaces: not worth a word */
-            if (dm_csv_nfields(r->csv) == 1 && dm_csv_field(r->csv, 0, NULL)[0] == '\0')
+            /* a lone cell of spaces or tabs is a blank line, not a row: the CSV
+             * reader skips only empty lines, and one of "   " is no bad row */
+            const char *lone = dm_csv_field(r->csv, 0, NULL);
+            if (dm_csv_nfields(r->csv) == 1 && lone[strspn(lone, " \t\r")] == '\0')
                 continue;
             st = dm_error_set(&e, DM_ESYNTAX, r->in->name, dm_csv_line(r->csv), 0,
                               "expected %zu fields as in the header, found %zu; row skipped",
@@ -323,10 +322,22 @@ static dm_status warn(dm_export_reader *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    dm_error e;
-    dm_error_clear(&e);
-    dm_error_set(&e, DM_ESYNTAX, r->in->name, dm_csv_line(r->csv), 0, "%s", text);
-    return r->env->report(r->env->ud, DM_SEV_WARNING, &e);
+    dm_error_clear(&r->warned);
+    dm_error_set(&r->warned, DM_ESYNTAX, r->in->name, dm_csv_line(r->csv), 0, "%s", text);
+    return r->env->report(r->env->ud, DM_SEV_WARNING, &r->warned);
+}
+
+/*
+ * stopped() passes on `st`; when a warning made the callback stop the run,
+ * it names that warning in `err`, as next_row() names a bad row, so that the
+ * caller of a DM_ESTRICT always learns where it stopped.
+ */
+static dm_status stopped(const dm_export_reader *r, dm_status st, dm_error *err)
+{
+    const dm_error *w = &r->warned;
+    if (st == DM_ESTRICT && w->code != DM_OK)
+        dm_error_set(err, w->code, w->source, w->line, w->column, "%s", w->text);
+    return st;
 }
 
 /* Set a record field from a cell; an empty cell leaves the field missing. */
@@ -335,7 +346,11 @@ static dm_status set_cell(dm_record *rec, dm_field f, const char *s, size_t len)
     return len ? dm_record_set(rec, f, s, len) : DM_OK;
 }
 
-/* set_date() converts a cell to ISO 8601; a date it cannot read is kept as an extra. */
+/*
+ * set_date() converts a cell to ISO 8601.  A date it cannot read is kept as
+ * an extra: add_extras() adds its column with the others, so that it keeps
+ * the file's column name ("DATE", not "Date") and its place in input order.
+ */
 static dm_status set_date(dm_export_reader *r, dm_record *rec, enum role k, char *iso,
                           size_t isosz)
 {
@@ -346,16 +361,14 @@ static dm_status set_date(dm_export_reader *r, dm_record *rec, enum role k, char
         return DM_OK;
     if (dm_date_iso(s, iso, isosz) == DM_OK)
         return dm_record_set(rec, DM_FIELD_SENT_AT, iso, strlen(iso));
-    dm_status st = warn(r, "cannot read the date \"%s\"; kept as it is in the extra columns", s);
-    if (st != DM_OK)
-        return st;
-    return dm_record_add_extra(rec, role_column[k], s, len);
+    r->bad_date = r->idx[k];
+    return warn(r, "cannot read the date \"%s\"; kept as it is in the extra columns", s);
 }
 
 static dm_status add_extras(dm_export_reader *r, dm_record *rec)
 {
     for (size_t i = 0; i < r->ncols; i++) {
-        if (!r->extra[i])
+        if (!r->extra[i] && (int)i != r->bad_date)
             continue;
         size_t len;
         const char *v = dm_csv_field(r->csv, i, &len);
@@ -395,6 +408,7 @@ static dm_status invitation_record(dm_export_reader *r, dm_record *rec, int *ski
     }
     dm_record_clear(rec);
     dm_record_set_kind(rec, DM_KIND_INVITATION);
+    r->bad_date = -1;
     char iso[40];
     dm_status st = set_date(r, rec, R_SENT_AT, iso, sizeof iso);
     const char *s;
@@ -439,20 +453,32 @@ static dm_status invitation_record(dm_export_reader *r, dm_record *rec, int *ski
 /* ---- messages ----------------------------------------------------------------- */
 
 /*
- * message_dir() tells who wrote the current row: 1 the peer (incoming),
- * 0 me, -1 unknown.  2018 exports say so in Direction or Folder "SENT";
- * later ones only name the sender, compared with me.
+ * file_dir() tells who wrote the current row where the file says so: 1 the
+ * peer (incoming), 0 me, -1 it does not say.  2018 exports say so in
+ * Direction or Folder "SENT"; later ones only name the sender.
  */
-static int message_dir(const dm_export_reader *r, const char *from, const char *me)
+static int file_dir(const dm_export_reader *r)
 {
     const char *d = lower_dir(cell(r, R_DIRECTION, NULL));
     if (d)
         return strcmp(d, "incoming") == 0;
     if (dm_ascii_casecmp(cell(r, R_FOLDER, NULL), "SENT") == 0)
         return 0;
-    if (me && *me)
-        return dm_ascii_casecmp(from, me) != 0;
     return -1;
+}
+
+/*
+ * message_dir() tells who wrote the current row: the file, else the sender
+ * compared with me as dm_context_finish() settled it, the same test that
+ * filed the row in the history.  -1 when nobody can tell.
+ */
+static int message_dir(const dm_export_reader *r, const char *from)
+{
+    int d = file_dir(r);
+    if (d >= 0)
+        return d;
+    int mine = dm_context_is_me(r->env->ctx, from);
+    return mine < 0 ? -1 : !mine;
 }
 
 static int is_draft(const dm_export_reader *r)
@@ -471,147 +497,47 @@ static dm_status message_text(dm_export_reader *r, unsigned *facts)
     return dm_buf_add(&r->scratch, s, len);
 }
 
-static void msg_free(msg *m)
-{
-    dm_free(m->from);
-    dm_free(m->from_url);
-    dm_free(m->to);
-    dm_free(m->to_urls);
-    dm_free(m->text);
-    dm_free(m->conv);
-}
-
 /*
- * guess_me() names "me" when Profile.csv was not read: the person who
- * takes part in the most conversations (me is in all of them).
+ * load_messages() hands every message but drafts to the context, where it
+ * waits for dm_context_finish(): whose history it adds to depends on who
+ * wrote it, and that on who me is, which a Profile.csv opened later may say.
  */
-static void guess_me(const msg *ms, size_t n, char *out, size_t outsz)
-{
-    dm_map count;
-    dm_map_init(&count);
-    size_t best = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        const char *names[2] = {ms[i].from, ms[i].to};
-        for (int k = 0; k < 2; k++) {
-            if (!names[k] || !*names[k])
-                continue;
-            size_t c = (size_t)(uintptr_t)dm_map_get(&count, names[k]) + 1;
-            if (dm_map_put(&count, names[k], (void *)(uintptr_t)c) != 0)
-                continue;
-            if (c > best) {
-                best = c;
-                snprintf(out, outsz, "%s", names[k]);
-            }
-        }
-    }
-    dm_map_free(&count, NULL);
-}
-
-/*
- * add_outgoing() adds one of my messages to the history of each recipient:
- * RECIPIENT PROFILE URLS and TO list them in the same order, comma-separated.
- */
-static dm_status add_outgoing(dm_context *ctx, const msg *m)
-{
-    const char *urls = m->to_urls ? m->to_urls : "";
-    const char *names = m->to ? m->to : "";
-    int added = 0;
-    while (*urls || *names) {
-        size_t ul = strcspn(urls, ","), nl = strcspn(names, ",");
-        char url[512], name[256];
-        snprintf(url, sizeof url, "%.*s", (int)ul, urls);
-        snprintf(name, sizeof name, "%.*s", (int)nl, names);
-        char *u = url, *nm = name;
-        while (*u == ' ')
-            u++;
-        while (*nm == ' ')
-            nm++;
-        if (*u || *nm) {
-            dm_status st = dm_context_add_message(ctx, u, nm, 0, NULL);
-            if (st == DM_ENOMEM)
-                return st;
-            added++;
-        }
-        urls += ul + (urls[ul] == ',');
-        names += nl + (names[nl] == ',');
-    }
-    (void)added;
-    return DM_OK;
-}
-
 static dm_status load_messages(dm_export_reader *r, dm_error *err)
 {
-    msg *ms = NULL;
-    size_t n = 0, cap = 0;
     dm_status st;
     while ((st = next_row(r, err)) == DM_OK) {
         if (is_draft(r))
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            msg *p = dm_realloc(ms, nc * sizeof *p);
-            if (!p) {
-                st = DM_ENOMEM;
-                break;
-            }
-            ms = p;
-            cap = nc;
-        }
         unsigned facts = 0;
         st = message_text(r, &facts);
         if (st != DM_OK)
             break;
-        msg *m = &ms[n];
-        memset(m, 0, sizeof *m);
-        m->dir = message_dir(r, cell(r, R_FROM, NULL), dm_me_name(r->env->ctx));
-        m->from = dm_strdup(cell(r, R_FROM, NULL));
-        m->from_url = dm_strdup(cell(r, R_SENDER_URL, NULL));
-        m->to = dm_strdup(cell(r, R_TO, NULL));
-        m->to_urls = dm_strdup(cell(r, R_RECIPIENT_URLS, NULL));
-        m->text = dm_strdup(r->scratch.data ? r->scratch.data : "");
-        n++;
-        if (!m->from || !m->from_url || !m->to || !m->to_urls || !m->text) {
-            st = DM_ENOMEM;
+        dm_pending m = {
+            .from = cell(r, R_FROM, NULL),
+            .from_url = cell(r, R_SENDER_URL, NULL),
+            .to = cell(r, R_TO, NULL),
+            .to_urls = cell(r, R_RECIPIENT_URLS, NULL),
+            .conv = cell(r, R_CONV_ID, NULL),
+            .text = r->scratch.data ? r->scratch.data : "",
+            .dir = file_dir(r),
+        };
+        st = dm_context_add_pending(r->env->ctx, &m);
+        if (st != DM_OK)
             break;
-        }
     }
-    if (st == DM_END) {
-        st = DM_OK;
-        const char *me = dm_me_name(r->env->ctx);
-        if (me && *me) {
-            snprintf(r->me_name, sizeof r->me_name, "%s", me);
-        } else {
-            guess_me(ms, n, r->me_name, sizeof r->me_name);
-            if (*r->me_name)
-                st = dm_me_set(r->env->ctx, r->me_name, NULL, NULL);
-        }
-        for (size_t i = 0; st == DM_OK && i < n; i++) {
-            msg *m = &ms[i];
-            int dir = m->dir >= 0 ? m->dir : dm_ascii_casecmp(m->from, r->me_name) != 0;
-            if (dir)
-                st = dm_context_add_message(r->env->ctx, m->from_url, m->from, 1, m->text);
-            else
-                st = add_outgoing(r->env->ctx, m);
-            if (st == DM_EINVAL) /* nobody named: nothing to join, nothing lost */
-                st = DM_OK;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        msg_free(&ms[i]);
-    dm_free(ms);
-    return st;
+    return st == DM_END ? DM_OK : st;
 }
 
 static dm_status message_record(dm_export_reader *r, dm_record *rec, int *skip)
 {
     const char *from = cell(r, R_FROM, NULL);
-    int dir = message_dir(r, from, r->me_name[0] ? r->me_name : dm_me_name(r->env->ctx));
+    int dir = message_dir(r, from);
     *skip = dir == 0 || is_draft(r);
     if (*skip)
         return DM_OK;
     dm_record_clear(rec);
     dm_record_set_kind(rec, DM_KIND_MESSAGE);
+    r->bad_date = -1;
     unsigned facts = 0;
     size_t len;
     const char *s;
@@ -710,7 +636,7 @@ dm_status dm_export_reader_load(dm_export_reader *r, dm_error *err)
         return load_messages(r, err);
     if (r->kind == DM_EXPORT_INVITATIONS)
         return dm_error_set(err, DM_EINVAL, r->in->name, 0, 0, "not a context file");
-    return load_context(r, err);
+    return stopped(r, load_context(r, err), err);
 }
 
 dm_status dm_export_reader_next(dm_export_reader *r, dm_record *rec, dm_error *err)
@@ -727,7 +653,7 @@ dm_status dm_export_reader_next(dm_export_reader *r, dm_record *rec, dm_error *e
         else
             return dm_error_set(err, DM_EINVAL, r->in->name, 0, 0, "not a file of records");
         if (st != DM_OK)
-            return st;
+            return stopped(r, st, err);
         if (!skip)
             return DM_OK;
     }

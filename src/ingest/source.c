@@ -7,9 +7,11 @@
  *
  * Opening a source reads its context files at once (Profile.csv and
  * Positions.csv into "me", Connections.csv into the connected set,
- * messages.csv into the history), so that every record read later, from
- * any source, can be joined with them.  Records are then streamed:
- * Invitations.csv row by row, then (with --messages) the incoming messages.
+ * messages.csv into the context, where its rows wait for
+ * dm_context_finish() to know who me is and make the history of them), so
+ * that every record read later, from any source, can be joined with them.
+ * Records are then streamed: Invitations.csv row by row, then (with
+ * --messages) the incoming messages.
  */
 #include "core.h"
 #include "csv.h"
@@ -31,6 +33,7 @@ typedef struct xfile {
     FILE *fp;
     zip_file_t *zf;
     uint64_t limit, nread; /* zip entries: uncompressed bytes allowed, read */
+    dm_status rcode;       /* why a read of a zip entry failed */
     dm_input in;
 } xfile;
 
@@ -47,6 +50,7 @@ struct dm_source {
     int stage;       /* 0 invitations, 1 messages, 2 done */
     dm_export_reader *reader;
     dm_export_env env; /* the readers keep its address */
+    dm_export_env env_again; /* for the second reading of messages.csv */
     xfile cur;
     int cur_open;
     /* JSON / JSONL */
@@ -62,17 +66,33 @@ static long zip_read_cb(void *ud, char *buf, size_t n, dm_error *err)
     xfile *f = ud;
     zip_int64_t got = zip_fread(f->zf, buf, n);
     if (got < 0) {
+        f->rcode = DM_EZIP;
         dm_error_set(err, DM_EZIP, f->name, 0, 0, "cannot read: %s", zip_file_strerror(f->zf));
         return -1;
     }
     f->nread += (uint64_t)got;
     if (f->nread > f->limit) {
+        f->rcode = DM_ETOOLARGE;
         dm_error_set(err, DM_ETOOLARGE, f->name, 0, 0,
                      "entry is larger than the limit of %llu bytes; refusing it (zip bomb?)",
                      (unsigned long long)f->limit);
         return -1;
     }
     return (long)got;
+}
+
+/*
+ * read_status() gives back why reading a zip entry failed: the CSV reader
+ * reports every failed read as DM_EIO, which would pass a damaged archive
+ * (DM_EZIP) or an entry over the limit (DM_ETOOLARGE) off as a disk error.
+ */
+static dm_status read_status(const xfile *f, dm_status st, dm_error *err)
+{
+    if (st != DM_EIO || f->rcode == DM_OK)
+        return st;
+    if (err && err->code == DM_EIO)
+        err->code = f->rcode;
+    return f->rcode;
 }
 
 static void xfile_close(xfile *f)
@@ -95,19 +115,24 @@ static const char *base_name(const char *p)
 /*
  * find_entry() finds a file of the export by its name, case-insensitively
  * and in any sub-folder (zips made by hand add a top folder).  For a
- * folder it looks at the top level only.  Returns a malloc'd name: the
- * path or the zip entry, or NULL when there is none.
+ * folder it looks at the top level only.  Sets *out to a malloc'd name:
+ * the path or the zip entry, or NULL when there is none.  Returns DM_OK or
+ * DM_ENOMEM: running out of memory must not pass for a missing file, which
+ * would silently drop Profile.csv or the like.
  */
-static char *find_entry(dm_source *s, const char *want)
+static dm_status find_entry(dm_source *s, const char *want, char **out)
 {
+    *out = NULL;
     if (s->zip) {
         zip_int64_t n = zip_get_num_entries(s->zip, 0);
         for (zip_int64_t i = 0; i < n; i++) {
             const char *nm = zip_get_name(s->zip, (zip_uint64_t)i, 0);
-            if (nm && dm_ascii_casecmp(base_name(nm), want) == 0)
-                return dm_strdup(nm);
+            if (nm && dm_ascii_casecmp(base_name(nm), want) == 0) {
+                *out = dm_strdup(nm);
+                return *out ? DM_OK : DM_ENOMEM;
+            }
         }
-        return NULL;
+        return DM_OK;
     }
     /* folder: try the name as given, then the other common capitalisation */
     dm_buf b;
@@ -117,16 +142,22 @@ static char *find_entry(dm_source *s, const char *want)
     snprintf(alt, sizeof alt, "%s", want);
     alt[0] = (char)(alt[0] >= 'a' && alt[0] <= 'z' ? alt[0] - 32 : dm_ascii_lower(alt[0]));
     variants[1] = alt;
-    for (int v = 0; v < 2; v++) {
+    dm_status rc = DM_OK;
+    /* "export/" names the same folder as "export": no "export//Invitations.csv" */
+    int dirlen = (int)strlen(s->path);
+    while (dirlen > 0 && s->path[dirlen - 1] == '/')
+        dirlen--;
+    for (int v = 0; v < 2 && rc == DM_OK; v++) {
         dm_buf_reset(&b);
-        if (dm_buf_printf(&b, "%s/%s", s->path, variants[v]) != DM_OK)
-            break;
+        rc = dm_buf_printf(&b, "%.*s/%s", dirlen, s->path, variants[v]);
         struct stat st;
-        if (stat(b.data, &st) == 0 && S_ISREG(st.st_mode))
-            return dm_buf_steal(&b);
+        if (rc == DM_OK && stat(b.data, &st) == 0 && S_ISREG(st.st_mode)) {
+            *out = dm_buf_steal(&b);
+            return DM_OK;
+        }
     }
     dm_buf_free(&b);
-    return NULL;
+    return rc;
 }
 
 static dm_status xfile_open(dm_source *s, const char *file, xfile *f, dm_error *err)
@@ -181,6 +212,19 @@ static dm_status report_cb(void *ud, dm_severity sev, const dm_error *e)
     return report(ud, sev, e);
 }
 
+/*
+ * report_again_cb() serves the messages stage, which reads messages.csv a
+ * second time, after it was loaded as context: its bad rows were reported
+ * and counted then, so they are skipped quietly now.  Warnings go on, since
+ * only this reading looks at the dates.
+ */
+static dm_status report_again_cb(void *ud, dm_severity sev, const dm_error *e)
+{
+    if (sev == DM_SEV_ERROR)
+        return DM_OK;
+    return report(ud, sev, e);
+}
+
 /* ---- reading one export CSV through the export module ----------------------- */
 
 /*
@@ -200,6 +244,7 @@ static dm_status read_context_file(dm_source *s, const char *file, dm_export_kin
     st = dm_export_reader_open(&f.in, &s->env, want, &r, err);
     if (st == DM_OK)
         st = dm_export_reader_load(r, err);
+    st = read_status(&f, st, err);
     dm_export_reader_free(r);
     xfile_close(&f);
     return st;
@@ -214,7 +259,9 @@ static dm_status open_stage_file(dm_source *s, const char *file, dm_export_kind 
         return st;
     }
     s->cur_open = 1;
-    return dm_export_reader_open(&s->cur.in, &s->env, kind, &s->reader, err);
+    /* a messages.csv read as records was loaded as context before */
+    const dm_export_env *env = kind == DM_EXPORT_MESSAGES ? &s->env_again : &s->env;
+    return dm_export_reader_open(&s->cur.in, env, kind, &s->reader, err);
 }
 
 static void close_stage_file(dm_source *s)
@@ -241,7 +288,10 @@ static dm_status open_export(dm_source *s, dm_error *err)
     };
     dm_status st = DM_OK;
     for (size_t i = 0; i < sizeof context_files / sizeof context_files[0]; i++) {
-        char *file = find_entry(s, context_files[i].name);
+        char *file;
+        st = find_entry(s, context_files[i].name, &file);
+        if (st != DM_OK)
+            return st;
         if (!file)
             continue;
         st = read_context_file(s, file, context_files[i].kind, err);
@@ -252,9 +302,14 @@ static dm_status open_export(dm_source *s, dm_error *err)
         if (st != DM_OK)
             return st;
     }
-    s->inv_file = find_entry(s, "Invitations.csv");
+    st = find_entry(s, "Invitations.csv", &s->inv_file);
+    if (st != DM_OK)
+        return st;
     if (!s->inv_file && !s->msg_file) {
-        char *msgs = find_entry(s, "messages.csv");
+        char *msgs;
+        st = find_entry(s, "messages.csv", &msgs);
+        if (st != DM_OK)
+            return st;
         int has_msgs = msgs != NULL;
         dm_free(msgs);
         return dm_error_set(err, DM_EFORMAT, s->path, 0, 0,
@@ -366,6 +421,7 @@ DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm
         s->opts = *opts;
     s->ctx = ctx;
     s->env = (dm_export_env){&s->opts, ctx, report_cb, s};
+    s->env_again = (dm_export_env){&s->opts, ctx, report_again_cb, s};
     s->path = dm_strdup(path);
     dm_status st = s->path ? DM_OK : DM_ENOMEM;
     if (st == DM_OK) {
@@ -437,6 +493,11 @@ static dm_status next_json(dm_source *s, dm_record *rec, dm_error *err)
 
 DM_API dm_status dm_source_next(dm_source *s, dm_record *rec, dm_error *err)
 {
+    /* the history must be settled before a record is joined with it; once
+     * it is, this costs nothing */
+    dm_status fst = dm_context_finish(s->ctx, err);
+    if (fst != DM_OK)
+        return fst;
     if (s->json)
         return next_json(s, rec, err);
     for (;;) {
@@ -455,14 +516,14 @@ DM_API dm_status dm_source_next(dm_source *s, dm_record *rec, dm_error *err)
                 s->stage++;
                 continue;
             }
-            dm_status st = open_stage_file(s, file, kind, err);
+            dm_status st = read_status(&s->cur, open_stage_file(s, file, kind, err), err);
             if (st != DM_OK) {
                 close_stage_file(s);
                 s->stage = 2;
                 return st;
             }
         }
-        dm_status st = dm_export_reader_next(s->reader, rec, err);
+        dm_status st = read_status(&s->cur, dm_export_reader_next(s->reader, rec, err), err);
         if (st == DM_OK) {
             dm_context_attach(s->ctx, rec);
             return DM_OK;

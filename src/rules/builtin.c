@@ -245,7 +245,7 @@ static dm_status add_hit(dm_result *res, const rule_def *d)
         res->hits = p;
         res->cap = nc;
     }
-    res->hits[res->nhits++] = (dm_hit){d->name, d->score, d->describe};
+    res->hits[res->nhits++] = (dm_hit){d->name, d->score, d->describe, -1, 0, 0};
     res->score += d->score;
     return DM_OK;
 }

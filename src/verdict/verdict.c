@@ -33,5 +33,6 @@ DM_API void dm_result_init(dm_result *res) { memset(res, 0, sizeof *res); }
 DM_API void dm_result_free(dm_result *res)
 {
     dm_free(res->hits);
+    dm_free(res->limited);
     dm_result_init(res);
 }

@@ -7,10 +7,14 @@
 #   stdout    the exact expected standard output
 #   stderr    optional: the exact expected standard error
 #   exit      optional: the expected exit code (default 0)
+# An ASan/UBSan report on standard error fails the case in any event.
 # Any file named *.gen.sh is run first (in a scratch copy) to make large inputs.
 set -u
 doorman=$1
 case_dir=$2
+# the case runs in a scratch folder: make relative paths absolute first
+case $doorman in */* | .*) doorman=$(cd "$(dirname "$doorman")" && pwd)/$(basename "$doorman") ;; esac
+case_dir=$(cd "$case_dir" && pwd) || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -a "$case_dir"/. "$work"/
@@ -33,6 +37,10 @@ if [ "$code" != "$want" ]; then
 fi
 if ! diff -u stdout actual.out; then
     echo "stdout differs (above)"
+    fail=1
+fi
+if grep -qE 'Sanitizer|runtime error:' actual.err; then
+    echo "sanitizer report on stderr"
     fail=1
 fi
 if [ -f stderr ] && ! diff -u stderr actual.err; then

@@ -639,7 +639,7 @@ static void round_trip(dm_format fmt)
     capture out = {0};
     dm_sink_opts o = {cap_write, &out, 0, 0};
     dm_sink *s = NULL;
-    dm_hit hit = {"rule", 1.5, "why"};
+    dm_hit hit = {"rule", 1.5, "why", -1, 0, 0};
     dm_result res;
     dm_result_init(&res);
     res.verdict = DM_VERDICT_REVIEW;

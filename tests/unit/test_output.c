@@ -99,8 +99,8 @@ static dm_result mkres(dm_verdict v, double score, const dm_hit *hits, size_t n)
 }
 
 static const dm_hit ann_hits[] = {
-    {"pitch-words", 5, "sales language"},
-    {"no-history", 2.5, "never talked"},
+    {"pitch-words", 5, "sales language", -1, 0, 0},
+    {"no-history", 2.5, "never talked", -1, 0, 0},
 };
 
 /* Ann: every field, hits, facts, history (3 messages, 2 from her), an extra. */
@@ -300,7 +300,7 @@ static void test_jsonl_escapes(void **state)
                                           "b\xFF"
                                           "c\x1B[0m\t\\/\r\x7F\xC2\x9B\xC2\xA9\xC3"}};
     dm_record *r = mkrec(&sp);
-    dm_hit hit = {"x\"y", -1, NULL};
+    dm_hit hit = {"x\"y", -1, NULL, -1, 0, 0};
     dm_result res = mkres(DM_VERDICT_REVIEW, 0.5, &hit, 1);
     capture out = {0};
     assert_int_equal(run(DM_FORMAT_JSONL, 0, 0, &r, &res, 1, NULL, &out), DM_OK);
@@ -481,7 +481,7 @@ static void test_csv_quoting(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         spec sp = {.f = {[DM_FIELD_FROM_NAME] = cases[i].name}};
         dm_record *r = mkrec(&sp);
-        dm_hit hits[] = {{"a,b", 1, NULL}, {"c", 2, NULL}};
+        dm_hit hits[] = {{"a,b", 1, NULL, -1, 0, 0}, {"c", 2, NULL, -1, 0, 0}};
         dm_result res = mkres(DM_VERDICT_REVIEW, 3, hits, 2);
         capture out = {0};
         assert_int_equal(run(DM_FORMAT_CSV, 0, 0, &r, &res, 1, NULL, &out), DM_OK);
@@ -619,7 +619,7 @@ static void test_table_fallbacks(void **state)
     (void)state;
     spec sp = {.f = {[DM_FIELD_FROM_URL] = "https://x.example/in/u", [DM_FIELD_MESSAGE] = ""}};
     dm_record *r = mkrec(&sp);
-    dm_hit hits[] = {{"a", 1, NULL}, {"b", 1, NULL}, {"c", 1, NULL}};
+    dm_hit hits[] = {{"a", 1, NULL, -1, 0, 0}, {"b", 1, NULL, -1, 0, 0}, {"c", 1, NULL, -1, 0, 0}};
     dm_result res = mkres(DM_VERDICT_DECLINE, 3, hits, 3);
     capture out = {0};
     assert_int_equal(run(DM_FORMAT_TABLE, 100, 0, &r, &res, 1, NULL, &out), DM_OK);
@@ -642,7 +642,7 @@ static void test_table_control_chars(void **state)
                                           "f\xE2\x80\xAE"
                                           "g\xFFh\xE2\x80\xA8i\x00j"}};
     dm_record *r = mkrec(&sp);
-    dm_hit hit = {"rule\x1B[2J", 1, NULL};
+    dm_hit hit = {"rule\x1B[2J", 1, NULL, -1, 0, 0};
     dm_result res = mkres(DM_VERDICT_DECLINE, 9, &hit, 1);
     capture out = {0};
     assert_int_equal(run(DM_FORMAT_TABLE, 100, 0, &r, &res, 1, NULL, &out), DM_OK);

@@ -1,0 +1,1461 @@
+/*
+ * prefilter.c: required literals of PCRE2 patterns, and an Aho-Corasick
+ * automaton that finds which of them occur in a text (see prefilter.h).
+ *
+ * ---- Extraction --------------------------------------------------------
+ *
+ * A recursive-descent reader walks the pattern once and computes, for each
+ * construct X, two sets of strings:
+ *
+ *   exact(X)  every string X can consume, when that set is small and known
+ *             ("colou?r" -> {colour, color}, "[- ]" -> {"-", " "}); else none.
+ *   req(X)    a set such that the text X consumes, in every match, contains
+ *             one of its strings ("\bleads?\b" -> {lead}); else none.
+ *
+ * A branch (a sequence of items) keeps a "segment": the exact language of
+ * its consecutive items since the last one it could not model exactly.  An
+ * exact item extends the segment (cross product).  Anything else closes it:
+ * a class it cannot enumerate, \w, ., an item under * or {0,n}, a
+ * backreference, a group with no exact language.  Zero-width items (\b, ^,
+ * $, lookarounds, \K) consume nothing and leave the segment alone.
+ *
+ * Why a closed segment is a valid req set: the items of a segment are
+ * consecutive in the pattern, each consumes one string of its exact
+ * language, and what consecutive items consume is contiguous in the
+ * subject, so the subject contains one string of the product.
+ *
+ * A branch's req is its best candidate (closed segments and the req sets of
+ * groups repeated at least once); "best" has the longest shortest string,
+ * then the fewest strings.  An alternation's req is the union of its
+ * branches' (none when a branch has none); a group's exact language is the
+ * union of its branches' exact languages when every branch is one segment.
+ * Quantifiers: x? adds "" to exact(x); x{n} is exact(x)^n; x+ / x{n,} /
+ * x{n,m} with n >= 1 extends the segment with one copy, closes it, and
+ * starts the next with one copy (the first copy follows what precedes, the
+ * last precedes what follows); x* and x{0,n} close the segment.
+ *
+ * Safety: reading something as a literal that is not one is the only way to
+ * be wrong, so every construct not understood either closes the segment
+ * (it consumes something unknown: always safe) or, where the reader could
+ * lose track of the structure (verbs such as (*ACCEPT), conditionals,
+ * callouts, unknown escapes or group kinds, a (?x) or (?-i) inside the
+ * pattern), makes the whole extraction fail.  Case: the pattern is
+ * caseless and the text case-folded, so ASCII letters are lowered; under
+ * PCRE2_UTF the only non-ASCII characters a caseless ASCII letter matches
+ * are U+212A (k) and U+017F (s), which NFKC_Casefold turns into "k" and
+ * "s", so they never reach the prefilter.  Non-ASCII characters in the
+ * pattern are never part of a literal.  test_prefilter.c checks all of this
+ * against PCRE2 itself.
+ *
+ * ---- Automaton ---------------------------------------------------------
+ *
+ * Bytes that occur in some literal get a class each, all others share class
+ * 0.  The trie is built over sorted literals (so the number of states is
+ * known before allocating), failure links are resolved into a full DFA in
+ * breadth-first order, states are renumbered in that order (shallow, hot
+ * states first), and each state gets the sorted, deduplicated ids of every
+ * literal ending there or at a state down its failure chain.  A transition
+ * carries a flag bit when its target has outputs, so the scan loop is one
+ * load per byte and a test.  Up to 32767 states the table holds 16-bit
+ * state numbers; above, 32-bit offsets premultiplied by the class count.
+ */
+#include "prefilter.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ======================================================================
+ * Literal extraction
+ * ====================================================================== */
+
+#define LIT_CAP 64   /* strings in a set */
+#define LIT_MAX 48   /* bytes in a string: a longer segment is closed early */
+#define CLASS_MAX 8  /* members of a class read as an exact set */
+#define DEPTH_MAX 48 /* nested groups */
+
+typedef struct lset {
+    size_t n;
+    unsigned char len[LIT_CAP];
+    char s[LIT_CAP][LIT_MAX];
+} lset;
+
+typedef struct parser {
+    const unsigned char *p, *end;
+    int extended;
+    int quote; /* inside \Q...\E */
+    int fail;  /* gave up: the pattern has no usable set */
+} parser;
+
+enum { AT_END, AT_EXACT, AT_REQ, AT_OPAQUE, AT_ZERO };
+
+typedef struct atom {
+    int kind;
+    lset *set; /* AT_EXACT: the exact language; AT_REQ: the req set */
+} atom;
+
+typedef struct lang {
+    lset *exact, *req;
+} lang;
+
+typedef struct quant {
+    unsigned min, max; /* max UINT32_MAX: unbounded */
+    int certain;       /* 0: a brace form PCRE2 versions read differently */
+} quant;
+
+typedef struct seq {
+    lset *seg;  /* exact language of the open segment, {""} when empty */
+    int whole;  /* the segment spans the whole branch so far */
+    lset *best; /* best req candidate so far, or NULL */
+} seq;
+
+static lang parse_alt(parser *ps, int depth);
+
+/* ---- sets of strings ---- */
+
+static lset *lset_new(parser *ps)
+{
+    lset *s = dm_malloc(sizeof *s);
+    if (!s)
+        ps->fail = 1;
+    else
+        s->n = 0;
+    return s;
+}
+
+static void lset_free(lset *s) { dm_free(s); }
+
+static lset *lset_one(parser *ps, const char *s, size_t len)
+{
+    lset *a = lset_new(ps);
+    if (a) {
+        a->n = 1;
+        a->len[0] = (unsigned char)len;
+        memcpy(a->s[0], s, len);
+    }
+    return a;
+}
+
+static lset *lset_copy(parser *ps, const lset *a)
+{
+    lset *s = lset_new(ps);
+    if (s)
+        memcpy(s, a, sizeof *s);
+    return s;
+}
+
+/* lset_add() returns 0, or -1 when the set is full (a duplicate is fine). */
+static int lset_add(lset *a, const char *s, size_t len)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->len[i] == len && memcmp(a->s[i], s, len) == 0)
+            return 0;
+    if (a->n == LIT_CAP || len > LIT_MAX)
+        return -1;
+    a->len[a->n] = (unsigned char)len;
+    memcpy(a->s[a->n], s, len);
+    a->n++;
+    return 0;
+}
+
+static size_t lset_minlen(const lset *a)
+{
+    size_t m = a->n ? LIT_MAX + 1 : 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->len[i] < m)
+            m = a->len[i];
+    return m;
+}
+
+static size_t lset_maxlen(const lset *a)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->len[i] > m)
+            m = a->len[i];
+    return m;
+}
+
+/* lset_union() moves b into a; returns a, or NULL (both freed) past the cap. */
+static lset *lset_union(lset *a, lset *b)
+{
+    if (!a || !b) {
+        lset_free(a);
+        lset_free(b);
+        return NULL;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (lset_add(a, b->s[i], b->len[i]) < 0) {
+            lset_free(a);
+            a = NULL;
+            break;
+        }
+    lset_free(b);
+    return a;
+}
+
+/* product() sets *out to a x b; returns 0 (no set made) past the caps. */
+static int product(parser *ps, const lset *a, const lset *b, lset **out)
+{
+    *out = NULL;
+    if (a->n * b->n > LIT_CAP || lset_maxlen(a) + lset_maxlen(b) > LIT_MAX)
+        return 0;
+    lset *r = lset_new(ps);
+    if (!r)
+        return 0;
+    char tmp[LIT_MAX];
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++) {
+            memcpy(tmp, a->s[i], a->len[i]);
+            memcpy(tmp + a->len[i], b->s[j], b->len[j]);
+            (void)lset_add(r, tmp, (size_t)a->len[i] + b->len[j]); /* fits: n <= cap */
+        }
+    *out = r;
+    return 1;
+}
+
+static int contains(const char *h, size_t hn, const char *nd, size_t nn)
+{
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (memcmp(h + i, nd, nn) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * reduce() drops every string that contains a shorter one of the set: a
+ * text containing it contains the shorter one, so the set says the same.
+ */
+static void reduce(lset *a)
+{
+    unsigned char drop[LIT_CAP] = {0};
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < a->n && !drop[i]; j++)
+            if (a->len[j] < a->len[i] && contains(a->s[i], a->len[i], a->s[j], a->len[j]))
+                drop[i] = 1;
+    size_t k = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (!drop[i]) {
+            if (k != i) {
+                a->len[k] = a->len[i];
+                memcpy(a->s[k], a->s[i], a->len[i]);
+            }
+            k++;
+        }
+    a->n = k;
+}
+
+/* ---- sequences ---- */
+
+/* better(): a's shortest string is longer than b's, or as long with fewer. */
+static int better(const lset *a, const lset *b)
+{
+    if (!b)
+        return 1;
+    size_t ma = lset_minlen(a), mb = lset_minlen(b);
+    if (ma != mb)
+        return ma > mb;
+    return a->n < b->n;
+}
+
+/* offer() takes `cand`, a req candidate, and keeps it if it is the best. */
+static void offer(seq *q, lset *cand)
+{
+    if (!cand)
+        return;
+    if (cand->n == 0 || lset_minlen(cand) == 0) { /* "" occurs in every text */
+        lset_free(cand);
+        return;
+    }
+    reduce(cand);
+    if (better(cand, q->best)) {
+        lset_free(q->best);
+        q->best = cand;
+    } else {
+        lset_free(cand);
+    }
+}
+
+/* close_seg() makes the open segment a candidate and starts an empty one. */
+static void close_seg(parser *ps, seq *q)
+{
+    lset *e = lset_one(ps, "", 0);
+    if (!e)
+        return;
+    offer(q, q->seg);
+    q->seg = e;
+    q->whole = 0;
+}
+
+/* extend() appends an exact language to the segment, closing it first when
+ * the product would pass the caps. */
+static void extend(parser *ps, seq *q, const lset *l)
+{
+    lset *r;
+    if (!product(ps, q->seg, l, &r)) {
+        if (ps->fail)
+            return;
+        close_seg(ps, q);
+        if (ps->fail || !product(ps, q->seg, l, &r)) { /* {""} x l always fits */
+            ps->fail = 1;
+            return;
+        }
+    }
+    lset_free(q->seg);
+    q->seg = r;
+}
+
+/* power() is l^n, or NULL past the caps. */
+static lset *power(parser *ps, const lset *l, unsigned n)
+{
+    if (n > LIT_MAX)
+        return NULL;
+    lset *r = lset_copy(ps, l);
+    for (unsigned i = 1; r && i < n; i++) {
+        lset *t;
+        int ok = product(ps, r, l, &t);
+        lset_free(r);
+        r = ok ? t : NULL;
+    }
+    return r;
+}
+
+static void apply_exact(parser *ps, seq *q, lset *l, const quant *qu)
+{
+    if (!qu->certain || (qu->min == 0 && qu->max != 1)) {
+        close_seg(ps, q); /* *, {0,n}: may consume nothing or anything */
+        return;
+    }
+    if (qu->min == 0) { /* ? */
+        if (lset_add(l, "", 0) < 0)
+            close_seg(ps, q);
+        else
+            extend(ps, q, l);
+        return;
+    }
+    if (qu->min == qu->max) {
+        lset *pw = power(ps, l, qu->min);
+        if (pw) {
+            extend(ps, q, pw);
+            lset_free(pw);
+            return;
+        }
+        if (ps->fail)
+            return;
+    }
+    /* at least one copy: the first follows the segment, the last precedes
+     * what comes next */
+    extend(ps, q, l);
+    if (!ps->fail)
+        close_seg(ps, q);
+    if (!ps->fail)
+        extend(ps, q, l);
+}
+
+static void apply(parser *ps, seq *q, atom *a, const quant *qu)
+{
+    switch (a->kind) {
+    case AT_ZERO: break; /* consumes nothing, repeated or not */
+    case AT_OPAQUE: close_seg(ps, q); break;
+    case AT_REQ:
+        close_seg(ps, q);
+        if (!ps->fail && qu->certain && qu->min >= 1) {
+            offer(q, a->set);
+            a->set = NULL;
+        }
+        break;
+    case AT_EXACT: apply_exact(ps, q, a->set, qu); break;
+    }
+    lset_free(a->set);
+    a->set = NULL;
+}
+
+/* ---- lexical helpers ---- */
+
+static int is_digit(unsigned c) { return c >= '0' && c <= '9'; }
+static int is_alnum(unsigned c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static int is_space(unsigned c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static char lower(unsigned c) { return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c); }
+
+/* utf8_skip() returns the end of the UTF-8 character at p, or NULL. */
+static const unsigned char *utf8_skip(const unsigned char *p, const unsigned char *end)
+{
+    size_t n = *p >= 0xF0 && *p <= 0xF4 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC2 ? 2 : 0;
+    if (n == 0 || *p > 0xF4 || (size_t)(end - p) < n)
+        return NULL;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return NULL;
+    return p + n;
+}
+
+/* Pattern white space under PCRE2_EXTENDED besides ASCII: NEL, LRM, RLM,
+ * LS, PS.  Returns its length, or 0. */
+static size_t uspace(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p >= 2 && p[0] == 0xC2 && p[1] == 0x85)
+        return 2;
+    if (end - p >= 3 && p[0] == 0xE2 && p[1] == 0x80 &&
+        (p[2] == 0x8E || p[2] == 0x8F || p[2] == 0xA8 || p[2] == 0xA9))
+        return 3;
+    return 0;
+}
+
+/* skip_past() returns the byte after the first `term` at or after p, or
+ * NULL when there is none. */
+static const unsigned char *skip_past(const unsigned char *p, const unsigned char *end,
+                                      unsigned char term)
+{
+    const unsigned char *t = memchr(p, term, (size_t)(end - p));
+    return t ? t + 1 : NULL;
+}
+
+/* skip_name() skips a group name and its terminator, or returns NULL. */
+static const unsigned char *skip_name(const unsigned char *p, const unsigned char *end,
+                                      unsigned char term)
+{
+    while (p < end && (is_alnum(*p) || *p == '_' || *p >= 0x80))
+        p++;
+    return p < end && *p == term ? p + 1 : NULL;
+}
+
+/*
+ * skip_ignorable() skips what PCRE2 ignores between items: \E, an empty
+ * \Q\E, (?#...) comments and, under x, white space and #-comments.  It
+ * enters quote mode on \Q.
+ */
+static void skip_ignorable(parser *ps)
+{
+    while (!ps->fail && ps->p < ps->end) {
+        const unsigned char *p = ps->p, *end = ps->end;
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'E') {
+            ps->quote = 0;
+            ps->p += 2;
+            continue;
+        }
+        if (ps->quote)
+            return;
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'Q') {
+            ps->quote = 1;
+            ps->p += 2;
+            continue;
+        }
+        if (end - p >= 3 && p[0] == '(' && p[1] == '?' && p[2] == '#') {
+            ps->p = skip_past(p + 3, end, ')');
+            if (!ps->p) {
+                ps->p = end;
+                ps->fail = 1;
+            }
+            continue;
+        }
+        if (!ps->extended)
+            return;
+        if (is_space(*p)) {
+            ps->p++;
+            continue;
+        }
+        size_t u = uspace(p, end);
+        if (u) {
+            ps->p += u;
+            continue;
+        }
+        if (*p != '#')
+            return;
+        /* A comment runs to the newline; PCRE2 builds with another newline
+         * convention end it elsewhere, so any other line break gives up. */
+        for (p++; p < end && *p != '\n'; p++)
+            if (*p == '\r' || *p == '\v' || *p == '\f' || uspace(p, end) == 2 ||
+                (uspace(p, end) == 3 && p[2] >= 0xA8)) {
+                ps->fail = 1;
+                return;
+            }
+        ps->p = p < end ? p + 1 : end;
+    }
+}
+
+/*
+ * brace_quant() reads a {...} quantifier at p.  Returns 0 when PCRE2 reads
+ * the brace as a literal, 1 for the forms every PCRE2 reads as a quantifier
+ * ({n} {n,} {n,m}), 2 for forms some versions read as a quantifier and
+ * others as literal text ({,m}, spaces inside: 10.43).
+ */
+static int brace_quant(const unsigned char *p, const unsigned char *end, quant *q,
+                       const unsigned char **after)
+{
+    const unsigned char *s = p + 1;
+    unsigned long n1 = 0, n2 = 0;
+    int d1 = 0, d2 = 0, comma = 0;
+    for (; s < end && is_digit(*s); s++, d1++)
+        n1 = n1 < 1000000 ? n1 * 10 + (*s - '0') : n1;
+    if (d1 && s < end && *s == ',') {
+        comma = 1;
+        for (s++; s < end && is_digit(*s); s++, d2++)
+            n2 = n2 < 1000000 ? n2 * 10 + (*s - '0') : n2;
+    }
+    if (d1 && s < end && *s == '}') {
+        q->min = (unsigned)n1;
+        q->max = !comma ? (unsigned)n1 : d2 ? (unsigned)n2 : UINT32_MAX;
+        q->certain = 1;
+        *after = s + 1;
+        return 1;
+    }
+    /* the looser 10.43 syntax */
+    s = p + 1;
+    d1 = d2 = 0;
+    while (s < end && is_space(*s))
+        s++;
+    while (s < end && is_digit(*s))
+        s++, d1++;
+    while (s < end && is_space(*s))
+        s++;
+    if (s < end && *s == ',') {
+        for (s++; s < end && is_space(*s); s++)
+            ;
+        while (s < end && is_digit(*s))
+            s++, d2++;
+        while (s < end && is_space(*s))
+            s++;
+    }
+    if ((d1 || d2) && s < end && *s == '}') {
+        q->min = 0;
+        q->max = UINT32_MAX;
+        q->certain = 0;
+        *after = s + 1;
+        return 2;
+    }
+    return 0;
+}
+
+/* read_quant() reads the quantifier after an item, if any. */
+static quant read_quant(parser *ps)
+{
+    quant q = {1, 1, 1};
+    skip_ignorable(ps);
+    if (ps->fail || ps->quote || ps->p >= ps->end)
+        return q;
+    const unsigned char *after = NULL;
+    switch (*ps->p) {
+    case '*': q.min = 0, q.max = UINT32_MAX, after = ps->p + 1; break;
+    case '+': q.min = 1, q.max = UINT32_MAX, after = ps->p + 1; break;
+    case '?': q.min = 0, q.max = 1, after = ps->p + 1; break;
+    case '{':
+        if (!brace_quant(ps->p, ps->end, &q, &after))
+            return q;
+        break;
+    default: return q;
+    }
+    ps->p = after;
+    if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '?')) /* possessive, lazy */
+        ps->p++;
+    return q;
+}
+
+/* ---- items ---- */
+
+static atom literal(parser *ps, unsigned c)
+{
+    atom a = {AT_OPAQUE, NULL};
+    char ch = lower(c);
+    if (c == 0) /* cannot be in a C string */
+        return a;
+    a.set = lset_one(ps, &ch, 1);
+    if (a.set)
+        a.kind = AT_EXACT;
+    return a;
+}
+
+/* a non-ASCII character: consumed, never part of a literal */
+static atom non_ascii(parser *ps)
+{
+    atom a = {AT_OPAQUE, NULL};
+    ps->p = utf8_skip(ps->p, ps->end);
+    if (!ps->p) {
+        ps->p = ps->end;
+        ps->fail = 1;
+    }
+    return a;
+}
+
+/* escape -> '\' ( punct | [aefnrt] | [bBAzZGK] | class-escape | ref | ... ) */
+static atom parse_escape(parser *ps)
+{
+    atom a = {AT_OPAQUE, NULL};
+    const unsigned char *p = ps->p, *end = ps->end;
+    if (end - p < 2) {
+        ps->fail = 1;
+        return a;
+    }
+    unsigned d = p[1];
+    if (d >= 0x80) {
+        ps->p++;
+        return non_ascii(ps);
+    }
+    if (!is_alnum(d)) {
+        ps->p += 2;
+        return literal(ps, d);
+    }
+    p += 2;
+    switch (d) {
+    case 'a': ps->p = p; return literal(ps, 0x07);
+    case 'e': ps->p = p; return literal(ps, 0x1B);
+    case 'f': ps->p = p; return literal(ps, 0x0C);
+    case 'n': ps->p = p; return literal(ps, 0x0A);
+    case 'r': ps->p = p; return literal(ps, 0x0D);
+    case 't': ps->p = p; return literal(ps, 0x09);
+    case 'b': case 'B': case 'A': case 'z': case 'Z': case 'G': case 'K':
+        a.kind = AT_ZERO;
+        break;
+    case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
+    case 'v': case 'V': case 'R': case 'X': case 'C':
+        break;
+    case 'N': /* \N{U+hh} is a character; \N alone any non-newline */
+        if (end - p >= 3 && p[0] == '{' && p[1] == 'U' && p[2] == '+')
+            p = skip_past(p, end, '}');
+        break;
+    case 'x':
+        if (p < end && *p == '{')
+            p = skip_past(p, end, '}');
+        else
+            for (int i = 0; i < 2 && p < end && (is_digit(*p) || (lower(*p) >= 'a' && lower(*p) <= 'f')); i++)
+                p++;
+        break;
+    case 'o': p = p < end && *p == '{' ? skip_past(p, end, '}') : NULL; break;
+    case 'c': p = p < end && *p < 0x80 ? p + 1 : NULL; break;
+    case 'p': case 'P':
+        if (p < end && *p == '{')
+            p = skip_past(p, end, '}');
+        else
+            p = p < end && *p < 0x80 ? p + 1 : NULL;
+        break;
+    case 'g': /* \g{n} \g{name} \g<name> \g'name' \gn \g-n \g+n */
+        if (p < end && *p == '{')
+            p = skip_past(p, end, '}');
+        else if (p < end && *p == '<')
+            p = skip_past(p, end, '>');
+        else if (p < end && *p == '\'')
+            p = skip_past(p + 1, end, '\'');
+        else {
+            if (p < end && (*p == '+' || *p == '-'))
+                p++;
+            if (p >= end || !is_digit(*p))
+                p = NULL;
+            else
+                while (p < end && is_digit(*p))
+                    p++;
+        }
+        break;
+    case 'k': /* \k<name> \k'name' \k{name} */
+        if (p < end && *p == '<')
+            p = skip_past(p, end, '>');
+        else if (p < end && *p == '\'')
+            p = skip_past(p + 1, end, '\'');
+        else if (p < end && *p == '{')
+            p = skip_past(p, end, '}');
+        else
+            p = NULL;
+        break;
+    default:
+        if (is_digit(d)) { /* backreference or octal: consume every digit */
+            while (p < end && is_digit(*p))
+                p++;
+            break;
+        }
+        p = NULL; /* an escape PCRE2 rejects, or one not modelled */
+        break;
+    }
+    if (!p) {
+        ps->fail = 1;
+        p = end;
+    }
+    ps->p = p;
+    return a;
+}
+
+/* posix_end() mirrors PCRE2's check_posix_syntax(): p is at the ':', '.' or
+ * '=' after '['; returns the terminator before the closing ']', or NULL. */
+static const unsigned char *posix_end(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char term = *p++;
+    for (; end - p >= 2; p++) {
+        if (*p == '\\' && (p[1] == ']' || p[1] == '\\'))
+            p++;
+        else if ((*p == '[' && p[1] == term) || *p == ']')
+            return NULL;
+        else if (*p == term && p[1] == ']')
+            return p;
+    }
+    return NULL;
+}
+
+/*
+ * class -> '[' '^'? ']'? member* ']'
+ * An exact set when it is small, not negated, with no range, escape class,
+ * POSIX class or non-ASCII member; otherwise it consumes "something".
+ */
+static atom parse_class(parser *ps)
+{
+    atom a = {AT_OPAQUE, NULL};
+    const unsigned char *p = ps->p + 1, *end = ps->end;
+    unsigned char member[128] = {0};
+    int neg = 0, ok = 1, quote = 0, first = 1, n = 0;
+
+    for (;;) { /* PCRE2 skips these before the first real character */
+        if (end - p >= 2 && p[0] == '\\' && p[1] == 'E')
+            p += 2;
+        else if (end - p >= 4 && memcmp(p, "\\Q\\E", 4) == 0)
+            p += 4;
+        else if (!neg && p < end && *p == '^')
+            neg = 1, p++;
+        else
+            break;
+    }
+    for (;;) {
+        if (p >= end) {
+            ps->fail = 1;
+            ps->p = end;
+            return a;
+        }
+        unsigned c = *p;
+        if (quote) {
+            if (c == '\\' && end - p >= 2 && p[1] == 'E') {
+                quote = 0;
+                p += 2;
+                continue;
+            }
+            if (c == '-')
+                ok = 0;
+        } else if (c == ']' && !first) {
+            p++;
+            break;
+        } else if (c == '\\') {
+            if (end - p < 2) {
+                ps->fail = 1;
+                ps->p = end;
+                return a;
+            }
+            unsigned d = p[1];
+            if (d == 'Q' || d == 'E') {
+                quote = d == 'Q';
+                p += 2;
+                first = 0;
+                continue;
+            }
+            if (d < 0x80 && !is_alnum(d)) {
+                if (!member[d]++)
+                    n++;
+                p += 2;
+                first = 0;
+                continue;
+            }
+            ok = 0;
+            if (d >= 0x80) {
+                p++; /* the character itself, skipped below */
+                c = *p;
+            } else {
+                if (d == 'c')
+                    p += end - p >= 3 ? 3 : 2;
+                else if (strchr("xopPNgk", (int)d) && end - p >= 3 && p[2] == '{')
+                    p = skip_past(p + 2, end, '}');
+                else
+                    p += 2;
+                if (!p) {
+                    ps->fail = 1;
+                    ps->p = end;
+                    return a;
+                }
+                first = 0;
+                continue;
+            }
+        } else if (c == '[' && end - p >= 3 && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+            const unsigned char *t = posix_end(p + 1, end);
+            if (t) {
+                p = t + 2;
+                ok = 0;
+                first = 0;
+                continue;
+            }
+        } else if (c == '-' && !first && !(end - p >= 2 && p[1] == ']')) {
+            ok = 0; /* a range */
+        }
+        first = 0;
+        if (c >= 0x80) {
+            ok = 0;
+            p = utf8_skip(p, end);
+            if (!p) {
+                ps->fail = 1;
+                ps->p = end;
+                return a;
+            }
+            continue;
+        }
+        if (c == 0)
+            ok = 0;
+        else if (!member[(unsigned char)lower(c)]++)
+            n++;
+        p++;
+    }
+    ps->p = p;
+    if (!ok || neg || n == 0 || n > CLASS_MAX)
+        return a;
+    a.set = lset_new(ps);
+    if (!a.set)
+        return a;
+    for (unsigned c = 1; c < 128; c++)
+        if (member[c]) {
+            char ch = (char)c;
+            (void)lset_add(a.set, &ch, 1);
+        }
+    a.kind = AT_EXACT;
+    return a;
+}
+
+/*
+ * group -> '(' ( '?:' | '?|' | '?>' | '?<name>' | "?P<name>" | "?'name'" |
+ *                '?' flags ':' | ) alt ')'
+ *        | '(' ( '?=' | '?!' | '?<=' | '?<!' ) alt ')'       zero width
+ *        | '(?' flags ')'                                     option setting
+ *        | '(?' ( 'R' | [+-]?digits | '&' name | 'P=' name | 'P>' name ) ')'
+ * Returns 1 for an option setting (no item), 0 otherwise.
+ */
+static int parse_group(parser *ps, int depth, atom *a)
+{
+    const unsigned char *p = ps->p + 1, *end = ps->end;
+    int look = 0;
+    a->kind = AT_OPAQUE;
+    a->set = NULL;
+    if (p < end && *p == '*') { /* (*VERB), (*UTF), (*napla:...): not modelled */
+        ps->fail = 1;
+        return 0;
+    }
+    if (p < end && *p == '?') {
+        p++;
+        unsigned c = p < end ? *p : 0;
+        unsigned c1 = end - p >= 2 ? p[1] : 0;
+        if (c == ':' || c == '|' || c == '>') {
+            p++;
+        } else if (c == '=' || c == '!') {
+            p++;
+            look = 1;
+        } else if (c == '<' && (c1 == '=' || c1 == '!')) {
+            p += 2;
+            look = 1;
+        } else if (c == '<' && (c1 == '_' || (is_alnum(c1) && !is_digit(c1)))) {
+            p = skip_name(p + 1, end, '>');
+        } else if (c == 'P' && c1 == '<') {
+            p = skip_name(p + 2, end, '>');
+        } else if (c == '\'') {
+            p = skip_name(p + 1, end, '\'');
+        } else if ((c == 'P' && (c1 == '=' || c1 == '>')) || c == '&') {
+            /* a named backreference or subroutine call: consumes something */
+            p = skip_name(p + (c == 'P' ? 2 : 1), end, ')');
+            ps->p = p ? p : end;
+            ps->fail |= !p;
+            return 0;
+        } else if (c == 'R' || is_digit(c) || ((c == '+' || c == '-') && is_digit(c1))) {
+            for (p++; p < end && is_digit(*p); p++) /* recursion */
+                ;
+            ps->fail |= !(p < end && *p == ')');
+            ps->p = p < end ? p + 1 : end;
+            return 0;
+        } else {
+            /* Option letters.  Caseless must stay on (the literals are
+             * lowered) and x must not change (white space would change
+             * meaning); m s n U J only change what we treat as opaque. */
+            int negate = 0;
+            for (; p < end && *p != ')' && *p != ':'; p++) {
+                if (*p == '-' && !negate)
+                    negate = 1;
+                else if (!(*p == 'i' && !negate) && !(*p && strchr("msnUJ", *p))) {
+                    ps->fail = 1;
+                    return 0;
+                }
+            }
+            if (p >= end) {
+                ps->fail = 1;
+                return 0;
+            }
+            if (*p == ')') {
+                ps->p = p + 1;
+                return 1;
+            }
+            p++;
+        }
+    }
+    if (!p) {
+        ps->fail = 1;
+        ps->p = end;
+        return 0;
+    }
+    ps->p = p;
+    lang l = parse_alt(ps, depth + 1);
+    if (!ps->fail && (ps->p >= end || *ps->p != ')'))
+        ps->fail = 1;
+    if (ps->fail) {
+        lset_free(l.exact);
+        lset_free(l.req);
+        return 0;
+    }
+    ps->p++;
+    if (look) {
+        a->kind = AT_ZERO;
+        lset_free(l.exact);
+        lset_free(l.req);
+    } else if (l.exact) {
+        a->kind = AT_EXACT;
+        a->set = l.exact;
+        lset_free(l.req);
+    } else if (l.req) {
+        a->kind = AT_REQ;
+        a->set = l.req;
+    }
+    return 0;
+}
+
+/* atom -> literal | escape | class | group | '.' | '^' | '$'; AT_END at
+ * '|', ')' or the end of the pattern. */
+static atom parse_atom(parser *ps, int depth)
+{
+    atom a = {AT_END, NULL};
+    for (;;) {
+        skip_ignorable(ps);
+        if (ps->fail || ps->p >= ps->end)
+            return a;
+        unsigned c = *ps->p;
+        if (ps->quote) {
+            if (c >= 0x80)
+                return non_ascii(ps);
+            ps->p++;
+            return literal(ps, c);
+        }
+        switch (c) {
+        case '|':
+        case ')': return a;
+        case '(':
+            if (parse_group(ps, depth, &a))
+                continue;
+            return a;
+        case '[': return parse_class(ps);
+        case '.': a.kind = AT_OPAQUE; ps->p++; return a;
+        case '^':
+        case '$': a.kind = AT_ZERO; ps->p++; return a;
+        case '\\': return parse_escape(ps);
+        case '*':
+        case '+':
+        case '?': ps->fail = 1; return a; /* a quantifier with nothing before */
+        case '{': {
+            quant q;
+            const unsigned char *after;
+            if (brace_quant(ps->p, ps->end, &q, &after)) {
+                ps->fail = 1;
+                return a;
+            }
+            ps->p++;
+            return literal(ps, c);
+        }
+        default:
+            if (c >= 0x80)
+                return non_ascii(ps);
+            ps->p++;
+            return literal(ps, c);
+        }
+    }
+}
+
+/* seq -> ( atom quant? )* */
+static lang parse_seq(parser *ps, int depth)
+{
+    lang out = {NULL, NULL};
+    seq q = {lset_one(ps, "", 0), 1, NULL};
+    while (!ps->fail) {
+        atom a = parse_atom(ps, depth);
+        if (ps->fail || a.kind == AT_END) {
+            lset_free(a.set);
+            break;
+        }
+        quant qu = read_quant(ps);
+        if (!ps->fail)
+            apply(ps, &q, &a, &qu);
+        lset_free(a.set);
+    }
+    if (!ps->fail && q.whole) {
+        out.exact = q.seg;
+        q.seg = lset_copy(ps, out.exact);
+    }
+    if (!ps->fail)
+        close_seg(ps, &q);
+    if (!ps->fail) {
+        out.req = q.best;
+        q.best = NULL;
+    }
+    lset_free(q.seg);
+    lset_free(q.best);
+    return out;
+}
+
+/* alt -> seq ( '|' seq )* */
+static lang parse_alt(parser *ps, int depth)
+{
+    lang acc = {NULL, NULL};
+    if (depth > DEPTH_MAX) {
+        ps->fail = 1;
+        return acc;
+    }
+    acc = parse_seq(ps, depth);
+    while (!ps->fail && ps->p < ps->end && *ps->p == '|') {
+        ps->p++;
+        lang b = parse_seq(ps, depth);
+        acc.exact = lset_union(acc.exact, b.exact);
+        acc.req = lset_union(acc.req, b.req);
+    }
+    return acc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dm_literals_extract(const char *pattern, size_t len, int extended, size_t min_len,
+                        char ***out, size_t *n)
+{
+    parser ps = {(const unsigned char *)pattern, (const unsigned char *)pattern + len,
+                 extended != 0, 0, 0};
+    char **lits = NULL;
+    size_t k = 0;
+    int ok = 0;
+    if (!pattern || !out || !n)
+        return 0;
+    lang l = parse_alt(&ps, 0);
+    if (ps.fail || ps.p != ps.end || !l.req) /* a stray ')' ends parse_alt early */
+        goto out;
+    reduce(l.req);
+    if (lset_minlen(l.req) < (min_len ? min_len : 1))
+        goto out;
+    lits = dm_calloc(l.req->n, sizeof *lits);
+    if (!lits)
+        goto out;
+    for (k = 0; k < l.req->n; k++)
+        if (!(lits[k] = dm_strndup(l.req->s[k], l.req->len[k])))
+            goto out;
+    qsort(lits, k, sizeof *lits, cmp_str);
+    *out = lits;
+    *n = k;
+    lits = NULL;
+    ok = 1;
+out:
+    dm_literals_free(lits, k);
+    lset_free(l.exact);
+    lset_free(l.req);
+    return ok;
+}
+
+void dm_literals_free(char **lits, size_t n)
+{
+    if (!lits)
+        return;
+    for (size_t i = 0; i < n; i++)
+        dm_free(lits[i]);
+    dm_free(lits);
+}
+
+/* ======================================================================
+ * Aho-Corasick automaton
+ * ====================================================================== */
+
+#define PF_FLAG16 0x8000u
+#define PF_FLAG32 0x80000000u
+#define PF_MAX_BYTES ((size_t)1 << 28) /* of literals: far beyond any rule set */
+
+typedef struct pf_lit {
+    const unsigned char *s; /* set at build; bytes are kept in pf->bytes */
+    size_t off;
+    uint32_t len, id;
+} pf_lit;
+
+struct dm_prefilter {
+    /* literals, until dm_prefilter_build() */
+    unsigned char *bytes;
+    size_t nbytes, bytes_cap;
+    pf_lit *lits;
+    size_t nlits, lits_cap;
+    int built;
+    /* the automaton */
+    uint32_t nclass, nstates;
+    uint8_t cls[256];
+    uint16_t *t16;       /* [state * nclass + class] = next | PF_FLAG16 if it has outputs */
+    uint32_t *t32;       /* [offset + class] = next offset (state * nclass) | PF_FLAG32 */
+    uint32_t *out_start; /* nstates + 1: outputs of state s are out_ids[start[s]..start[s+1]) */
+    uint32_t *out_ids;
+    uint32_t *always; /* ids with an empty literal: they occur in every text */
+    size_t nalways;
+};
+
+dm_status dm_prefilter_create(dm_prefilter **out)
+{
+    if (!out)
+        return DM_EINVAL;
+    dm_prefilter *pf = dm_calloc(1, sizeof *pf);
+    if (!pf)
+        return DM_ENOMEM;
+    *out = pf;
+    return DM_OK;
+}
+
+static void free_literals(dm_prefilter *pf)
+{
+    dm_free(pf->bytes);
+    dm_free(pf->lits);
+    pf->bytes = NULL;
+    pf->lits = NULL;
+    pf->nbytes = pf->bytes_cap = pf->nlits = pf->lits_cap = 0;
+}
+
+void dm_prefilter_free(dm_prefilter *pf)
+{
+    if (!pf)
+        return;
+    free_literals(pf);
+    dm_free(pf->t16);
+    dm_free(pf->t32);
+    dm_free(pf->out_start);
+    dm_free(pf->out_ids);
+    dm_free(pf->always);
+    dm_free(pf);
+}
+
+dm_status dm_prefilter_add(dm_prefilter *pf, const char *lit, size_t len, unsigned id)
+{
+    if (!pf || pf->built || (!lit && len))
+        return DM_EINVAL;
+    if (len > PF_MAX_BYTES - pf->nbytes)
+        return DM_ETOOLARGE;
+    if (pf->nbytes + len > pf->bytes_cap) {
+        size_t cap = pf->bytes_cap ? pf->bytes_cap : 256;
+        while (cap < pf->nbytes + len)
+            cap *= 2;
+        unsigned char *b = dm_realloc(pf->bytes, cap);
+        if (!b)
+            return DM_ENOMEM;
+        pf->bytes = b;
+        pf->bytes_cap = cap;
+    }
+    if (pf->nlits == pf->lits_cap) {
+        size_t cap = pf->lits_cap ? pf->lits_cap * 2 : 64;
+        pf_lit *l = dm_realloc(pf->lits, cap * sizeof *l);
+        if (!l)
+            return DM_ENOMEM;
+        pf->lits = l;
+        pf->lits_cap = cap;
+    }
+    if (len)
+        memcpy(pf->bytes + pf->nbytes, lit, len);
+    pf->lits[pf->nlits++] = (pf_lit){NULL, pf->nbytes, (uint32_t)len, (uint32_t)id};
+    pf->nbytes += len;
+    return DM_OK;
+}
+
+static int cmp_lit(const void *a, const void *b)
+{
+    const pf_lit *x = a, *y = b;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    int c = n ? memcmp(x->s, y->s, n) : 0;
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* sort_unique() sorts v[0..n) and returns the number of distinct values. */
+static size_t sort_unique(uint32_t *v, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(v, n, sizeof *v, cmp_u32);
+    size_t k = 1;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] != v[k - 1])
+            v[k++] = v[i];
+    return k;
+}
+
+dm_status dm_prefilter_build(dm_prefilter *pf)
+{
+    dm_status st = DM_ENOMEM;
+    uint32_t *tr = NULL, *fail = NULL, *order = NULL, *newid = NULL;
+    uint32_t *own_start = NULL, *own_ids = NULL, *ends = NULL, *out_start = NULL;
+    uint32_t *out_ids = NULL, *always = NULL;
+    uint16_t *t16 = NULL;
+    uint32_t *t32 = NULL;
+    size_t nalways = 0, nout = 0, out_cap = 0;
+
+    if (!pf || pf->built)
+        return DM_EINVAL;
+
+    /* byte classes */
+    uint8_t used[256] = {0};
+    for (size_t i = 0; i < pf->nbytes; i++)
+        used[pf->bytes[i]] = 1;
+    unsigned nused = 0;
+    for (unsigned b = 0; b < 256; b++)
+        nused += used[b];
+    uint32_t K = 1;
+    uint8_t cls[256];
+    for (unsigned b = 0; b < 256; b++) /* every byte used: no "other" class */
+        cls[b] = nused == 256 ? (uint8_t)b : used[b] ? (uint8_t)K++ : 0;
+    if (nused == 256)
+        K = 256;
+
+    /* sort: equal prefixes share trie states, so the count is known */
+    for (size_t i = 0; i < pf->nlits; i++)
+        pf->lits[i].s = pf->bytes + pf->lits[i].off;
+    if (pf->nlits)
+        qsort(pf->lits, pf->nlits, sizeof *pf->lits, cmp_lit);
+    size_t nstates = 1;
+    for (size_t i = 0; i < pf->nlits; i++) {
+        const pf_lit *l = &pf->lits[i];
+        size_t lcp = 0;
+        if (i > 0) {
+            const pf_lit *m = &pf->lits[i - 1];
+            while (lcp < l->len && lcp < m->len && l->s[lcp] == m->s[lcp])
+                lcp++;
+        }
+        nstates += l->len - lcp;
+        if (l->len == 0)
+            nalways++;
+    }
+    if (nstates > (size_t)(PF_FLAG32 - 1) / K) {
+        st = DM_ETOOLARGE;
+        goto out;
+    }
+
+    tr = dm_calloc(nstates * K, sizeof *tr);
+    ends = dm_malloc((pf->nlits ? pf->nlits : 1) * sizeof *ends);
+    always = dm_malloc((nalways ? nalways : 1) * sizeof *always);
+    if (!tr || !ends || !always)
+        goto out;
+
+    /* the trie; 0 is "no edge" since no edge leads back to the root */
+    uint32_t next = 1;
+    nalways = 0;
+    for (size_t i = 0; i < pf->nlits; i++) {
+        const pf_lit *l = &pf->lits[i];
+        uint32_t s = 0;
+        for (uint32_t j = 0; j < l->len; j++) {
+            uint32_t *e = &tr[(size_t)s * K + cls[l->s[j]]];
+            if (!*e)
+                *e = next++;
+            s = *e;
+        }
+        ends[i] = s;
+        if (l->len == 0)
+            always[nalways++] = l->id;
+    }
+    nalways = sort_unique(always, nalways);
+
+    /* each state's own ids */
+    own_start = dm_calloc(nstates + 1, sizeof *own_start);
+    own_ids = dm_malloc((pf->nlits ? pf->nlits : 1) * sizeof *own_ids);
+    if (!own_start || !own_ids)
+        goto out;
+    for (size_t i = 0; i < pf->nlits; i++)
+        if (pf->lits[i].len)
+            own_start[ends[i] + 1]++;
+    for (size_t s = 0; s < nstates; s++)
+        own_start[s + 1] += own_start[s];
+    for (size_t i = 0; i < pf->nlits; i++)
+        if (pf->lits[i].len)
+            own_ids[own_start[ends[i]]++] = pf->lits[i].id;
+    for (size_t s = nstates; s > 0; s--) /* undo the shift of the fill */
+        own_start[s] = own_start[s - 1];
+    own_start[0] = 0;
+
+    /* breadth-first: failure links, the full DFA, the new numbering */
+    fail = dm_calloc(nstates, sizeof *fail);
+    order = dm_malloc(nstates * sizeof *order);
+    newid = dm_malloc(nstates * sizeof *newid);
+    if (!fail || !order || !newid)
+        goto out;
+    size_t head = 0, tail = 0;
+    order[tail++] = 0;
+    while (head < tail) {
+        uint32_t s = order[head++];
+        uint32_t *row = &tr[(size_t)s * K];
+        const uint32_t *frow = &tr[(size_t)fail[s] * K];
+        for (uint32_t c = 0; c < K; c++) {
+            uint32_t t = row[c];
+            if (s == 0) {
+                if (t) {
+                    fail[t] = 0;
+                    order[tail++] = t;
+                }
+            } else if (t) {
+                fail[t] = frow[c];
+                order[tail++] = t;
+            } else {
+                row[c] = frow[c];
+            }
+        }
+    }
+    for (size_t i = 0; i < nstates; i++)
+        newid[order[i]] = (uint32_t)i;
+
+    /* outputs merged down the failure chain, in the new order */
+    out_start = dm_malloc((nstates + 1) * sizeof *out_start);
+    if (!out_start)
+        goto out;
+    for (size_t i = 0; i < nstates; i++) {
+        uint32_t s = order[i];
+        uint32_t f = newid[fail[s]];
+        size_t nown = own_start[s + 1] - own_start[s];
+        size_t nf = i ? out_start[f + 1] - out_start[f] : 0;
+        out_start[i] = (uint32_t)nout;
+        if (nout + nown + nf > UINT32_MAX) {
+            st = DM_ETOOLARGE;
+            goto out;
+        }
+        if (nout + nown + nf > out_cap) {
+            size_t cap = out_cap ? out_cap : 256;
+            while (cap < nout + nown + nf)
+                cap *= 2;
+            uint32_t *o = dm_realloc(out_ids, cap * sizeof *o);
+            if (!o)
+                goto out;
+            out_ids = o;
+            out_cap = cap;
+        }
+        memcpy(out_ids + nout, own_ids + own_start[s], nown * sizeof *out_ids);
+        if (nf) /* f < i: already final */
+            memcpy(out_ids + nout + nown, out_ids + out_start[f], nf * sizeof *out_ids);
+        nout += sort_unique(out_ids + nout, nown + nf);
+        out_start[i + 1] = (uint32_t)nout;
+    }
+
+    /* the final table */
+    if (nstates <= PF_FLAG16 - 1) {
+        t16 = dm_malloc(nstates * K * sizeof *t16);
+        if (!t16)
+            goto out;
+    } else {
+        t32 = dm_malloc(nstates * K * sizeof *t32);
+        if (!t32)
+            goto out;
+    }
+    for (size_t i = 0; i < nstates; i++) {
+        const uint32_t *row = &tr[(size_t)order[i] * K];
+        for (uint32_t c = 0; c < K; c++) {
+            uint32_t t = newid[row[c]];
+            int has = out_start[t + 1] > out_start[t];
+            if (t16)
+                t16[i * K + c] = (uint16_t)(t | (has ? PF_FLAG16 : 0));
+            else
+                t32[i * K + c] = t * K | (has ? PF_FLAG32 : 0);
+        }
+    }
+    if (nout && nout < out_cap) {
+        uint32_t *o = dm_realloc(out_ids, nout * sizeof *o);
+        if (o)
+            out_ids = o;
+    }
+
+    memcpy(pf->cls, cls, sizeof cls);
+    pf->nclass = K;
+    pf->nstates = (uint32_t)nstates;
+    pf->t16 = t16;
+    pf->t32 = t32;
+    pf->out_start = out_start;
+    pf->out_ids = out_ids;
+    pf->always = always;
+    pf->nalways = nalways;
+    t16 = NULL;
+    t32 = NULL;
+    out_start = out_ids = always = NULL;
+    free_literals(pf);
+    pf->built = 1;
+    st = DM_OK;
+out:
+    dm_free(tr);
+    dm_free(fail);
+    dm_free(order);
+    dm_free(newid);
+    dm_free(own_start);
+    dm_free(own_ids);
+    dm_free(ends);
+    dm_free(out_start);
+    dm_free(out_ids);
+    dm_free(always);
+    dm_free(t16);
+    dm_free(t32);
+    return st;
+}
+
+static void emit(const dm_prefilter *pf, uint32_t s, uint64_t *hits)
+{
+    for (uint32_t i = pf->out_start[s]; i < pf->out_start[s + 1]; i++) {
+        uint32_t id = pf->out_ids[i];
+        hits[id >> 6] |= (uint64_t)1 << (id & 63);
+    }
+}
+
+void dm_prefilter_scan(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits)
+{
+    if (!pf || !hits)
+        return;
+    if (!pf->built) { /* misuse: report every pattern, the safe answer */
+        for (size_t i = 0; i < pf->nlits; i++)
+            hits[pf->lits[i].id >> 6] |= (uint64_t)1 << (pf->lits[i].id & 63);
+        return;
+    }
+    for (size_t i = 0; i < pf->nalways; i++)
+        hits[pf->always[i] >> 6] |= (uint64_t)1 << (pf->always[i] & 63);
+    if (!text)
+        return;
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    const uint8_t *cls = pf->cls;
+    const size_t K = pf->nclass;
+    if (pf->t16) {
+        const uint16_t *t = pf->t16;
+        size_t s = 0;
+        for (; p < end; p++) {
+            s = t[s * K + cls[*p]];
+            if (s & PF_FLAG16) {
+                s &= PF_FLAG16 - 1;
+                emit(pf, (uint32_t)s, hits);
+            }
+        }
+    } else {
+        const uint32_t *t = pf->t32;
+        size_t s = 0;
+        for (; p < end; p++) {
+            s = t[s + cls[*p]];
+            if (s & PF_FLAG32) {
+                s &= PF_FLAG32 - 1;
+                emit(pf, (uint32_t)(s / K), hits);
+            }
+        }
+    }
+}
+
+size_t dm_prefilter_size(const dm_prefilter *pf)
+{
+    if (!pf)
+        return 0;
+    size_t n = sizeof *pf + pf->bytes_cap + pf->lits_cap * sizeof *pf->lits;
+    if (pf->built) {
+        size_t cells = (size_t)pf->nstates * pf->nclass;
+        n += pf->t16 ? cells * sizeof *pf->t16 : cells * sizeof *pf->t32;
+        n += ((size_t)pf->nstates + 1) * sizeof *pf->out_start;
+        n += (size_t)pf->out_start[pf->nstates] * sizeof *pf->out_ids;
+        n += pf->nalways * sizeof *pf->always;
+    }
+    return n;
+}
