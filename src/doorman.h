@@ -302,7 +302,6 @@ DM_API dm_status dm_ruleset_load(const char *const *paths, size_t npaths,
                                  const dm_rules_opts *opts, dm_ruleset **out, size_t *nerrors,
                                  dm_error *err);
 DM_API void dm_ruleset_free(dm_ruleset *rs);
-DM_API dm_status dm_ruleset_create_builtin(dm_ruleset **out, dm_error *err); /* TEMP */
 
 /*
  * dm_ruleset_bind() prepares `rs` for records joined with `ctx` (may be

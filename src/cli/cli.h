@@ -12,6 +12,7 @@ enum {
     EXIT_INTERNAL = 1, /* out of memory, a write error, a bug */
     EXIT_USAGE = 2,    /* bad command line */
     EXIT_INPUT = 3,    /* an input could not be read, or --strict met a bad row */
+    EXIT_RULES = 4,    /* the rules have errors, or (rules test) a rule's test failed */
 };
 
 extern const char *dm_cli_prog;
@@ -22,5 +23,26 @@ void cli_error(const dm_error *e, const char *severity);
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_triage(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+/* The shipped rules' folder: $DOORMAN_RULES_DIR, installed, or the source tree's. */
+const char *cli_default_rules_dir(void);
+/*
+ * cli_load_rules() loads the default rules (with `defaults`: the shipped
+ * ones, then the user's folder when it exists) and then `extra`, printing
+ * every error (and, with `warnings`, every warning) with its source line.
+ * Returns an exit code: EXIT_RAN with *out set, or EXIT_RULES / EXIT_INTERNAL.
+ */
+int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int warnings,
+                   dm_ruleset **out);
+/* error_fill() makes sure `e` says something: the library may leave it empty. */
+void error_fill(dm_error *e, dm_status st, const char *source);
+/* cli_open_sources() opens every source, then settles the context. */
+int cli_open_sources(char **paths, int n, const dm_ingest_opts *io, dm_context *ctx,
+                     dm_source **srcs);
+/* cli_find_record() reads the sources until the record with id `id`. */
+int cli_find_record(char **paths, int n, int messages, dm_context *ctx, dm_record *rec,
+                    const char *id);
 
 #endif

@@ -45,6 +45,8 @@ static void usage(FILE *fp)
           "\n"
           "commands:\n"
           "  triage SOURCE...   read requests and print a suggestion for each\n"
+          "  explain TEXT       show why a text (or a record: SOURCE --id ID) gets its verdict\n"
+          "  rules lint|test    check rule files; run the rules' own tests\n"
           "\n"
           "Run 'doorman COMMAND --help' for a command's options; 'man doorman' for all.\n",
           fp);
@@ -67,6 +69,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "triage") == 0)
         return cmd_triage(argc - 1, argv + 1);
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0)
+        return cmd_explain(argc - 1, argv + 1);
     cli_msg("'%s' is not a doorman command; see 'doorman --help'", cmd);
     return EXIT_USAGE;
 }

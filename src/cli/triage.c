@@ -30,6 +30,9 @@ static void triage_usage(FILE *fp)
           "      --max-field BYTES largest CSV field accepted (default 1M); a CSV row or a\n"
           "                        JSON record may be 4 times that\n"
           "      --max-entry BYTES largest zip entry, uncompressed (default 256 MiB)\n"
+          "      --rules PATH      rules to layer on the defaults (a .rules file or a folder;\n"
+          "                        repeatable; later ones may re-score or disable rules)\n"
+          "      --no-default-rules  use only the --rules given\n"
           "  -q, --quiet           do not print warnings about skipped rows\n"
           "  -h, --help            show this help\n",
           fp);
@@ -65,15 +68,6 @@ static int on_diag(void *ud, dm_severity sev, const dm_error *e)
 
 static void error_clear(dm_error *e) { memset(e, 0, sizeof *e); }
 
-/* error_fill() makes sure `e` says something: the library may leave it empty. */
-static void error_fill(dm_error *e, dm_status st, const char *source)
-{
-    if (e->code != DM_OK)
-        return;
-    e->code = st;
-    snprintf(e->source, sizeof e->source, "%s", source);
-    snprintf(e->text, sizeof e->text, "%s", dm_strerror(st));
-}
 
 /* write_stdout() is the sinks' write callback; `ud` keeps the errno of a failure. */
 static int write_stdout(void *ud, const char *buf, size_t len)
@@ -144,7 +138,7 @@ static int terminal_width(void)
 int cmd_triage(int argc, char **argv)
 {
     enum { OPT_ONLY = 256, OPT_MESSAGES, OPT_OUTGOING, OPT_STRICT, OPT_COLOR, OPT_WIDTH,
-           OPT_MAX_FIELD, OPT_MAX_ENTRY };
+           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"only", required_argument, NULL, OPT_ONLY},
@@ -156,6 +150,8 @@ int cmd_triage(int argc, char **argv)
         {"width", required_argument, NULL, OPT_WIDTH},
         {"max-field", required_argument, NULL, OPT_MAX_FIELD},
         {"max-entry", required_argument, NULL, OPT_MAX_ENTRY},
+        {"rules", required_argument, NULL, OPT_RULES},
+        {"no-default-rules", no_argument, NULL, OPT_NODEF},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -166,6 +162,9 @@ int cmd_triage(int argc, char **argv)
     dm_ingest_opts io;
     memset(&io, 0, sizeof io);
     struct diag_state ds = {0, 0, 0, 0};
+    const char *rule_paths[32];
+    size_t nrule_paths = 0;
+    int default_rules = 1;
     int c;
     optind = 1;
     opterr = 0;
@@ -222,6 +221,14 @@ int cmd_triage(int argc, char **argv)
             }
             io.max_entry = sz;
             break;
+        case OPT_RULES:
+            if (nrule_paths == sizeof rule_paths / sizeof rule_paths[0]) {
+                cli_msg("too many --rules (at most %zu)", nrule_paths);
+                return EXIT_USAGE;
+            }
+            rule_paths[nrule_paths++] = optarg;
+            break;
+        case OPT_NODEF: default_rules = 0; break;
         case 'h':
             triage_usage(stdout);
             return EXIT_RAN;
@@ -268,36 +275,13 @@ int cmd_triage(int argc, char **argv)
         rc = EXIT_INTERNAL;
         goto out;
     }
-    if (dm_ruleset_create_builtin(&rules, &err) != DM_OK) {
+    rc = cli_open_sources(argv + optind, nsrc, &io, ctx, srcs);
+    if (rc == EXIT_RAN)
+        rc = cli_load_rules((const char *const *)rule_paths, nrule_paths, default_rules, 0,
+                            &rules);
+    if (rc == EXIT_RAN && dm_ruleset_bind(rules, ctx, &err) != DM_OK) {
         cli_error(&err, "error");
         rc = EXIT_INTERNAL;
-        goto out;
-    }
-    /* Open every source first: each loads its context files at once. */
-    for (int i = 0; i < nsrc; i++) {
-        error_clear(&err);
-        dm_status st = dm_source_open(argv[optind + i], &io, ctx, &srcs[i], &err);
-        if (st == DM_ESTRICT) {
-            /* a bad row of a context file, already named by on_diag() */
-            cli_msg("stopped at the first bad row (--strict)");
-            rc = EXIT_INPUT;
-            break;
-        }
-        if (st != DM_OK) {
-            error_fill(&err, st, argv[optind + i]);
-            cli_error(&err, NULL);
-            rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
-        }
-    }
-    if (rc == EXIT_RAN) {
-        /* every source is open: now who "me" is, hence the history, is settled */
-        error_clear(&err);
-        dm_status st = dm_context_finish(ctx, &err);
-        if (st != DM_OK) {
-            error_fill(&err, st, "");
-            cli_error(&err, NULL);
-            rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
-        }
     }
     if (rc != EXIT_RAN)
         goto out;
@@ -326,6 +310,13 @@ int cmd_triage(int argc, char **argv)
                 rc = EXIT_INTERNAL;
                 break;
             }
+            /* a runaway pattern counts as not matched, and the user hears of it */
+            for (size_t k = 0; k < res.nlimited && !ds.quiet; k++)
+                cli_msg("%s: warning: rule %s hit the PCRE2 match limit; counted as not "
+                        "matched",
+                        dm_record_get(rec, DM_FIELD_SOURCE) ? dm_record_get(rec, DM_FIELD_SOURCE)
+                                                            : "?",
+                        res.limited[k]);
             sum.total++;
             sum.counts[res.verdict]++;
             if (only && !(only & (1u << res.verdict)))

@@ -1,0 +1,516 @@
+/*
+ * eval.c: running a ruleset over a record, explaining the result, and the
+ * rules' own tests.
+ *
+ * Per record, each field is normalized at most once and scanned once by
+ * the literal prefilter; PCRE2 then runs only the patterns whose literals
+ * occur (and the few that have none), with match and depth limits.  A rule
+ * whose pattern hits a limit counts as not matched and is reported.
+ */
+#include "rcompile.h"
+
+#include <string.h>
+
+/* The fields `any` stands for. */
+static const dm_field any_fields[] = {DM_FIELD_MESSAGE, DM_FIELD_SUBJECT, DM_FIELD_FROM_NAME,
+                                      DM_FIELD_FROM_HEADLINE, DM_FIELD_FROM_COMPANY};
+#define NANY (sizeof any_fields / sizeof any_fields[0])
+
+static void reset_record(dm_ruleset *rs)
+{
+    memset(rs->norm_done, 0, sizeof rs->norm_done);
+    memset(rs->pf_done, 0, sizeof rs->pf_done);
+}
+
+/* norm() returns the normalized text of a field ("" when missing), made once a record. */
+static const dm_norm *norm(dm_ruleset *rs, const dm_record *rec, dm_field f, int with_map,
+                           dm_status *st)
+{
+    int want = with_map ? 2 : 1;
+    if (rs->norm_done[f] < want) {
+        const char *s = dm_record_get(rec, f);
+        *st = dm_normalize(&rs->norm[f], s ? s : "", s ? dm_record_len(rec, f) : 0, with_map);
+        if (*st != DM_OK)
+            return NULL;
+        rs->norm_done[f] = want;
+    }
+    return &rs->norm[f];
+}
+
+/* candidates() returns the prefilter's bitset for a field, scanned once a record. */
+static const uint64_t *candidates(dm_ruleset *rs, dm_field f, const dm_norm *n)
+{
+    size_t words = rs->npf / 64 + 1;
+    uint64_t *bits = rs->pf_hits + words * (size_t)f;
+    if (!rs->pf_done[f]) {
+        memset(bits, 0, words * sizeof *bits);
+        dm_prefilter_scan(rs->pf, n->text.data ? n->text.data : "", n->text.len, bits);
+        rs->pf_done[f] = 1;
+    }
+    return bits;
+}
+
+typedef struct span {
+    int field;
+    size_t start, end;
+} span;
+
+/*
+ * match_field() runs one pattern over one field: 1 match, 0 none, -1 a
+ * limit was hit, -2 out of memory.  On a match, *sp gets the span in the
+ * original text when want_span.
+ */
+static int match_field(dm_ruleset *rs, const regex *re, const dm_record *rec, dm_field f,
+                       int want_span, span *sp)
+{
+    const char *s;
+    size_t len;
+    const dm_norm *n = NULL;
+    if (re->raw) {
+        s = dm_record_get(rec, f);
+        len = dm_record_len(rec, f);
+        if (!s)
+            return 0;
+    } else {
+        dm_status st = DM_OK;
+        n = norm(rs, rec, f, want_span, &st);
+        if (!n)
+            return -2;
+        if (re->pf_id >= 0) {
+            const uint64_t *bits = candidates(rs, f, n);
+            if (!(bits[re->pf_id / 64] & ((uint64_t)1 << (re->pf_id % 64))))
+                return 0;
+        }
+        s = n->text.data ? n->text.data : "";
+        len = n->text.len;
+    }
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, rs->md, rs->mctx);
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+        rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        return -1;
+    if (rc < 0)
+        return 0;
+    if (want_span && sp) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
+        sp->field = (int)f;
+        if (re->raw) {
+            sp->start = ov[0];
+            sp->end = ov[1];
+        } else {
+            dm_norm_span(n, ov[0], ov[1], &sp->start, &sp->end);
+        }
+    }
+    return 1;
+}
+
+static int match_cond(dm_ruleset *rs, const regex *re, int field, const dm_record *rec,
+                      int want_span, span *sp)
+{
+    if (field != FIELD_ANY)
+        return match_field(rs, re, rec, (dm_field)field, want_span, sp);
+    int limited = 0;
+    for (size_t i = 0; i < NANY; i++) {
+        int m = match_field(rs, re, rec, any_fields[i], want_span, sp);
+        if (m == 1 || m == -2)
+            return m;
+        if (m == -1)
+            limited = 1;
+    }
+    return limited ? -1 : 0;
+}
+
+static int field_empty(dm_ruleset *rs, const dm_record *rec, int field, int *oom)
+{
+    if (field == FIELD_ANY) {
+        for (size_t i = 0; i < NANY; i++)
+            if (!field_empty(rs, rec, (int)any_fields[i], oom))
+                return 0;
+        return 1;
+    }
+    if (!dm_record_get(rec, (dm_field)field))
+        return 1;
+    dm_status st = DM_OK;
+    const dm_norm *n = norm(rs, rec, (dm_field)field, 0, &st);
+    if (!n) {
+        *oom = 1;
+        return 1;
+    }
+    return n->text.len == 0;
+}
+
+static int cmp_num(cmp_op op, double a, double b)
+{
+    switch (op) {
+    case CMP_EQ: return a == b;
+    case CMP_NE: return a != b;
+    case CMP_LT: return a < b;
+    case CMP_LE: return a <= b;
+    case CMP_GT: return a > b;
+    case CMP_GE: return a >= b;
+    }
+    return 0;
+}
+
+static int eval_record(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
+                       int want_spans, span *spans, int *oom);
+
+/*
+ * pitched() is 1 when one of the sender's earlier messages hits a rule
+ * tagged "pitch".  Computed once per sender and cached.
+ */
+static int pitched(dm_ruleset *rs, const dm_history *h, const dm_context *ctx, int *oom)
+{
+    if (!h || dm_history_incoming(h) == 0 || rs->in_pitched)
+        return 0;
+    char key[32];
+    snprintf(key, sizeof key, "%p", (const void *)h);
+    uintptr_t cached = (uintptr_t)dm_map_get(&rs->pitched, key);
+    if (cached)
+        return (int)cached - 1;
+    if (!rs->tmp && dm_record_create(&rs->tmp) != DM_OK) {
+        *oom = 1;
+        return 0;
+    }
+    int hit = 0;
+    rs->in_pitched = 1;
+    for (size_t i = 0; !hit && dm_history_text(h, i); i++) {
+        const char *t = dm_history_text(h, i);
+        dm_record_clear(rs->tmp);
+        dm_record_set_kind(rs->tmp, DM_KIND_MESSAGE);
+        if (dm_record_set(rs->tmp, DM_FIELD_MESSAGE, t, strlen(t)) != DM_OK) {
+            *oom = 1;
+            break;
+        }
+        reset_record(rs);
+        eval_record(rs, rs->tmp, ctx, 0, NULL, oom);
+        for (size_t r = 0; r < rs->nrules; r++)
+            if (rs->rules[r].pitch && rs->fired[r])
+                hit = 1;
+    }
+    rs->in_pitched = 0;
+    reset_record(rs);
+    if (dm_map_put(&rs->pitched, key, (void *)(uintptr_t)(hit + 1)) != 0)
+        *oom = 1;
+    return hit;
+}
+
+static int fact_value(dm_ruleset *rs, int fact, const dm_record *rec, const dm_context *ctx,
+                      double *num, int *oom)
+{
+    const dm_history *h = dm_record_history(rec);
+    unsigned facts = dm_record_facts(rec);
+    switch ((fact_id)fact) {
+    case FACT_MUTUAL:
+        if (dm_record_mutual(rec) < 0)
+            return -1; /* unknown: every comparison is false */
+        *num = (double)dm_record_mutual(rec);
+        return 0;
+    case FACT_HISTORY_MESSAGES: *num = (double)dm_history_messages(h); return 0;
+    case FACT_HISTORY_INCOMING: *num = (double)dm_history_incoming(h); return 0;
+    case FACT_HISTORY_OUTGOING:
+        *num = (double)(dm_history_messages(h) - dm_history_incoming(h));
+        return 0;
+    case FACT_HISTORY_PITCHED: return pitched(rs, h, ctx, oom);
+    case FACT_HISTORY_WEAK: return h && dm_history_weak(h);
+    case FACT_SPINMAIL: return (facts & DM_FACT_SPINMAIL) != 0;
+    case FACT_NO_SENDER_URL: return (facts & DM_FACT_NO_URL) != 0;
+    case FACT_CONNECTED: return (facts & DM_FACT_CONNECTED) != 0;
+    case FACT_HTML: return (facts & DM_FACT_HTML) != 0;
+    case FACT_COUNT: break;
+    }
+    return 0;
+}
+
+/* eval_cond(): 1 holds, 0 does not, -1 a limit was hit. */
+static int eval_cond(dm_ruleset *rs, const cond *c, const dm_record *rec, const dm_context *ctx,
+                     int want_span, span *sp, int *oom)
+{
+    double v = 0;
+    int m;
+    switch (c->kind) {
+    case C_MATCH:
+    case C_NOMATCH:
+        m = match_cond(rs, c->re, c->field, rec, want_span && c->kind == C_MATCH, sp);
+        if (m == -2) {
+            *oom = 1;
+            return 0;
+        }
+        if (m < 0)
+            return -1;
+        return c->kind == C_MATCH ? m : !m;
+    case C_EMPTY: return field_empty(rs, rec, c->field, oom);
+    case C_NOTEMPTY: return !field_empty(rs, rec, c->field, oom);
+    case C_KIND: return dm_record_kind(rec) == c->rkind;
+    case C_NOTKIND: return dm_record_kind(rec) != c->rkind;
+    case C_NUM:
+        if (fact_value(rs, c->num_kind, rec, ctx, &v, oom) != 0)
+            return 0;
+        return cmp_num(c->cmp, v, c->num);
+    case C_FACT: return fact_value(rs, c->num_kind, rec, ctx, &v, oom) == 1;
+    case C_NOTFACT: return fact_value(rs, c->num_kind, rec, ctx, &v, oom) != 1;
+    }
+    return 0;
+}
+
+static int eval_expr(const dm_ruleset *rs, const expr *e)
+{
+    switch (e->kind) {
+    case E_REF: return e->ref >= 0 && rs->fired[e->ref];
+    case E_NOT: return !eval_expr(rs, e->kids[0]);
+    case E_AND:
+        for (size_t i = 0; i < e->nkids; i++)
+            if (!eval_expr(rs, e->kids[i]))
+                return 0;
+        return 1;
+    case E_OR:
+        for (size_t i = 0; i < e->nkids; i++)
+            if (eval_expr(rs, e->kids[i]))
+                return 1;
+        return 0;
+    case E_ATLEAST: {
+        int n = 0;
+        for (size_t i = 0; i < e->nkids && n < e->atleast; i++)
+            n += eval_expr(rs, e->kids[i]);
+        return n >= e->atleast;
+    }
+    }
+    return 0;
+}
+
+/* eval_record() fills rs->fired and rs->limit for every rule. */
+static int eval_record(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
+                       int want_spans, span *spans, int *oom)
+{
+    memset(rs->fired, 0, rs->nrules);
+    memset(rs->limit, 0, rs->nrules);
+    for (size_t k = 0; k < rs->nrules && !*oom; k++) {
+        size_t i = rs->order[k];
+        const rule *r = &rs->rules[i];
+        if (r->disabled)
+            continue;
+        if (r->meta) {
+            rs->fired[i] = (unsigned char)eval_expr(rs, r->meta);
+            continue;
+        }
+        int ok = 1;
+        span sp = {-1, 0, 0}, got = {-1, 0, 0};
+        for (size_t c = 0; c < r->nconds && ok; c++) {
+            int v = eval_cond(rs, &r->conds[c], rec, ctx, want_spans, &sp, oom);
+            if (v < 0) {
+                rs->limit[i] = 1;
+                ok = 0;
+            } else {
+                ok = v;
+                if (v && want_spans && got.field < 0 && sp.field >= 0)
+                    got = sp;
+            }
+        }
+        rs->fired[i] = (unsigned char)ok;
+        if (spans)
+            spans[i] = got;
+    }
+    return *oom ? -1 : 0;
+}
+
+static dm_status add_hit(dm_result *res, const rule *r, const span *sp)
+{
+    if (res->nhits == res->cap) {
+        size_t nc = res->cap ? res->cap * 2 : 8;
+        dm_hit *p = dm_realloc(res->hits, nc * sizeof *p);
+        if (!p)
+            return DM_ENOMEM;
+        res->hits = p;
+        res->cap = nc;
+    }
+    dm_hit *h = &res->hits[res->nhits++];
+    h->name = r->name;
+    h->score = r->score;
+    h->describe = r->describe;
+    h->field = sp ? sp->field : -1;
+    h->start = sp && sp->field >= 0 ? sp->start : 0;
+    h->end = sp && sp->field >= 0 ? sp->end : 0;
+    res->score += r->score;
+    return DM_OK;
+}
+
+static dm_status add_limited(dm_result *res, const char *name)
+{
+    if (res->nlimited == res->limcap) {
+        size_t nc = res->limcap ? res->limcap * 2 : 4;
+        const char **p = dm_realloc(res->limited, nc * sizeof *p);
+        if (!p)
+            return DM_ENOMEM;
+        res->limited = p;
+        res->limcap = nc;
+    }
+    res->limited[res->nlimited++] = name;
+    return DM_OK;
+}
+
+static dm_status run(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
+                     dm_result *res, int want_spans, dm_error *err)
+{
+    if (!rs->bound) {
+        dm_status st = dm_ruleset_bind(rs, ctx, err);
+        if (st != DM_OK)
+            return st;
+    }
+    res->nhits = 0;
+    res->nlimited = 0;
+    res->score = 0;
+    int oom = 0;
+    span *spans = NULL;
+    if (want_spans) {
+        spans = dm_calloc(rs->nrules + 1, sizeof *spans);
+        if (!spans)
+            return dm_error_set(err, DM_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    reset_record(rs);
+    if (rs->uses_pitched)
+        pitched(rs, dm_record_history(rec), ctx, &oom); /* before: it reuses the scratch */
+    eval_record(rs, rec, ctx, want_spans, spans, &oom);
+    dm_status st = oom ? DM_ENOMEM : DM_OK;
+    for (size_t i = 0; i < rs->nrules && st == DM_OK; i++) {
+        const rule *r = &rs->rules[i];
+        if (rs->limit[i])
+            st = add_limited(res, r->name);
+        if (st == DM_OK && rs->fired[i] && !r->helper)
+            st = add_hit(res, r, spans ? &spans[i] : NULL);
+    }
+    dm_free(spans);
+    reset_record(rs);
+    if (st != DM_OK)
+        return dm_error_set(err, st, NULL, 0, 0, "out of memory");
+    res->verdict = dm_verdict_for(res->score, rs->accept_at, rs->decline_at);
+    return DM_OK;
+}
+
+DM_API dm_status dm_ruleset_eval(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
+                                 dm_result *res, dm_error *err)
+{
+    return run(rs, rec, ctx, res, 0, err);
+}
+
+DM_API dm_status dm_ruleset_explain(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
+                                    dm_result *res, dm_error *err)
+{
+    return run(rs, rec, ctx, res, 1, err);
+}
+
+DM_API double dm_ruleset_decline_at(const dm_ruleset *rs) { return rs->decline_at; }
+DM_API double dm_ruleset_accept_at(const dm_ruleset *rs) { return rs->accept_at; }
+
+DM_API size_t dm_ruleset_count(const dm_ruleset *rs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < rs->nrules; i++)
+        n += !rs->rules[i].disabled;
+    return n;
+}
+
+DM_API size_t dm_ruleset_pattern_stats(const dm_ruleset *rs, size_t *filtered, size_t *always)
+{
+    if (filtered)
+        *filtered = rs->npf;
+    if (always)
+        *always = rs->nalways;
+    return rs->pf ? dm_prefilter_size(rs->pf) : 0;
+}
+
+/* ---- the rules' own tests ------------------------------------------------------- */
+
+/* The profile in-rule tests run against (docs/rules.md). */
+static dm_status test_profile(dm_context **out)
+{
+    dm_context *ctx;
+    dm_status st = dm_context_create(&ctx);
+    if (st != DM_OK)
+        return st;
+    st = dm_me_set(ctx, "Pat Example", "Leadership coach for frontline supervisors",
+                   "Business Consulting and Services");
+    if (st == DM_OK)
+        st = dm_me_add_company(ctx, "Example Leadership Partners", 1);
+    if (st == DM_OK)
+        st = dm_me_add_company(ctx, "Acme Valve & Fitting Co.", 0);
+    if (st == DM_OK)
+        st = dm_me_add_company(ctx, "Northwind Staffing Solutions", 0);
+    if (st != DM_OK) {
+        dm_context_free(ctx);
+        return st;
+    }
+    *out = ctx;
+    return DM_OK;
+}
+
+static dm_kind test_kind(const rule *r)
+{
+    for (size_t i = 0; i < r->nconds; i++)
+        if (r->conds[i].kind == C_KIND)
+            return r->conds[i].rkind;
+    return DM_KIND_INVITATION;
+}
+
+DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t *passed,
+                                 size_t *failed, dm_error *err)
+{
+    dm_context *ctx = NULL;
+    dm_record *rec = NULL;
+    size_t ok = 0, bad = 0;
+    dm_status st = test_profile(&ctx);
+    if (st == DM_OK)
+        st = dm_record_create(&rec);
+    if (st == DM_OK)
+        st = dm_ruleset_bind(rs, ctx, err);
+    int oom = 0;
+    for (size_t i = 0; i < rs->nrules && st == DM_OK; i++) {
+        const rule *r = &rs->rules[i];
+        if (r->disabled)
+            continue;
+        for (size_t t = 0; t < r->ntests && st == DM_OK; t++) {
+            const rtest *tc = &r->tests[t];
+            dm_record_clear(rec);
+            dm_record_set_kind(rec, test_kind(r));
+            st = dm_record_set(rec, (dm_field)tc->field, tc->text, strlen(tc->text));
+            if (st != DM_OK)
+                break;
+            reset_record(rs);
+            eval_record(rs, rec, ctx, 0, NULL, &oom);
+            reset_record(rs);
+            if (oom) {
+                st = DM_ENOMEM;
+                break;
+            }
+            int fired = rs->fired[i];
+            if (!rs->limit[i] && fired == tc->hit) {
+                ok++;
+                continue;
+            }
+            bad++;
+            dm_error e;
+            memset(&e, 0, sizeof e);
+            e.code = DM_ESYNTAX;
+            e.line = tc->pos.line;
+            e.column = tc->pos.col;
+            snprintf(e.source, sizeof e.source, "%s", tc->pos.file);
+            snprintf(e.text, sizeof e.text, "rule %s: %s on %s \"%.120s\"%s", r->name,
+                     rs->limit[i] ? "hit the PCRE2 match limit"
+                     : tc->hit    ? "expected a hit, but it did not fire"
+                                  : "expected a miss, but it fired",
+                     dm_field_name((dm_field)tc->field), tc->text,
+                     strlen(tc->text) > 120 ? "..." : "");
+            if (cb)
+                cb(ud, DM_SEV_ERROR, &e);
+        }
+    }
+    dm_record_free(rec);
+    /* leave the ruleset unbound: the next eval binds it to the caller's context */
+    rs->bound = 0;
+    dm_context_free(ctx);
+    if (passed)
+        *passed = ok;
+    if (failed)
+        *failed = bad;
+    if (st == DM_ENOMEM)
+        dm_error_set(err, DM_ENOMEM, NULL, 0, 0, "out of memory");
+    return st;
+}
