@@ -92,19 +92,26 @@ static void print_source_line(const char *file, int line, int col)
         return;
     size_t len = strcspn(buf, "\r\n");
     buf[len] = '\0';
-    fprintf(stderr, "  %s\n", buf);
+    /* columns count from after a byte order mark (lexer.c): so does the caret */
+    char *text = buf;
+    if (line == 1 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+        text += 3;
+    fprintf(stderr, "  %s\n", text);
     if (col <= 0)
         return;
     fputs("  ", stderr);
     /* keep tabs so the caret lines up; count UTF-8 lead bytes as one column */
-    for (int i = 0; i < col - 1 && buf[i]; i++) {
-        unsigned char c = (unsigned char)buf[i];
+    for (int i = 0; i < col - 1 && text[i]; i++) {
+        unsigned char c = (unsigned char)text[i];
         if ((c & 0xC0) == 0x80)
             continue;
         fputc(c == '\t' ? '\t' : ' ', stderr);
     }
     fputs("^\n", stderr);
 }
+
+/* set by `rules lint|test`: nothing was going to be triaged, so don't say it wasn't */
+static int checking_rules;
 
 struct rules_diag {
     int quiet_warnings;
@@ -153,8 +160,8 @@ int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int wa
         return EXIT_INTERNAL;
     }
     if (st != DM_OK) {
-        cli_msg("%zu error%s in the rules; nothing was triaged", d.errors,
-                d.errors == 1 ? "" : "s");
+        cli_msg("%zu error%s in the rules%s", d.errors, d.errors == 1 ? "" : "s",
+                checking_rules ? "" : "; nothing was triaged");
         return EXIT_RULES;
     }
     return EXIT_RAN;
@@ -209,12 +216,20 @@ int cmd_rules(int argc, char **argv)
     if (n == 0)
         defaults = 1;
     dm_ruleset *rs = NULL;
+    checking_rules = 1;
     int rc = cli_load_rules(paths, n, defaults, lint, &rs);
     free(paths);
     if (rc != EXIT_RAN)
         return rc;
     if (lint) {
-        printf("%zu rules: no errors\n", dm_ruleset_count(rs));
+        size_t filtered = 0, always = 0;
+        dm_error berr;
+        memset(&berr, 0, sizeof berr);
+        if (dm_ruleset_bind(rs, NULL, &berr) == DM_OK)
+            dm_ruleset_pattern_stats(rs, &filtered, &always);
+        printf("%zu rules: no errors; %zu patterns, %zu behind the literal prefilter, %zu "
+               "always run\n",
+               dm_ruleset_count(rs), filtered + always, filtered, always);
         dm_ruleset_free(rs);
         return EXIT_RAN;
     }

@@ -33,6 +33,7 @@ static void triage_usage(FILE *fp)
           "      --rules PATH      rules to layer on the defaults (a .rules file or a folder;\n"
           "                        repeatable; later ones may re-score or disable rules)\n"
           "      --no-default-rules  use only the --rules given\n"
+          "      --no-prefilter    run every pattern on every record (for benchmarks)\n"
           "  -q, --quiet           do not print warnings about skipped rows\n"
           "  -h, --help            show this help\n",
           fp);
@@ -138,7 +139,7 @@ static int terminal_width(void)
 int cmd_triage(int argc, char **argv)
 {
     enum { OPT_ONLY = 256, OPT_MESSAGES, OPT_OUTGOING, OPT_STRICT, OPT_COLOR, OPT_WIDTH,
-           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF };
+           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF, OPT_NOPF };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"only", required_argument, NULL, OPT_ONLY},
@@ -152,6 +153,7 @@ int cmd_triage(int argc, char **argv)
         {"max-entry", required_argument, NULL, OPT_MAX_ENTRY},
         {"rules", required_argument, NULL, OPT_RULES},
         {"no-default-rules", no_argument, NULL, OPT_NODEF},
+        {"no-prefilter", no_argument, NULL, OPT_NOPF},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -164,7 +166,7 @@ int cmd_triage(int argc, char **argv)
     struct diag_state ds = {0, 0, 0, 0};
     const char *rule_paths[32];
     size_t nrule_paths = 0;
-    int default_rules = 1;
+    int default_rules = 1, prefilter = 1;
     int c;
     optind = 1;
     opterr = 0;
@@ -229,6 +231,7 @@ int cmd_triage(int argc, char **argv)
             rule_paths[nrule_paths++] = optarg;
             break;
         case OPT_NODEF: default_rules = 0; break;
+        case OPT_NOPF: prefilter = 0; break;
         case 'h':
             triage_usage(stdout);
             return EXIT_RAN;
@@ -279,6 +282,8 @@ int cmd_triage(int argc, char **argv)
     if (rc == EXIT_RAN)
         rc = cli_load_rules((const char *const *)rule_paths, nrule_paths, default_rules, 0,
                             &rules);
+    if (rc == EXIT_RAN && !prefilter)
+        dm_ruleset_set_prefilter(rules, 0);
     if (rc == EXIT_RAN && dm_ruleset_bind(rules, ctx, &err) != DM_OK) {
         cli_error(&err, "error");
         rc = EXIT_INTERNAL;

@@ -10,16 +10,37 @@
  *
  * Positions are 64-bit stream offsets (the window's offset plus the
  * pointer's distance into it), so a column is "offset - start of its
- * line + 1" whatever window the line began in.
+ * line + 1" whatever window the line began in.  A resume (below) parses
+ * bytes again under their own offsets.
  *
- * The raw bytes of the current row after its first line are kept (up to
- * max_row) for one case only: a quoted field still open at the end of the
- * input.  That usually means a stray quote swallowed the rest of the file,
- * so the reader reports the row and parses those bytes again, from the
- * physical line after the row's first line.  As that can only happen at
- * the end of the input, the kept bytes are all that is left to read and
- * simply become the new window.  Only the part of a row read before a
- * refill is ever copied there, and nothing of a row's first line.
+ * Resuming.  A row that runs past its first line end inside a quoted field
+ * may be one whose quote was never meant to close there: a stray quote
+ * pairs with a quote of a later line and swallows the rows in between.
+ * Two things give that away: text after a closing quote on a later line
+ * (the "closing" quote was the next row's opening one), or the end of the
+ * input inside the quote.  Either way the reader reports the quote that
+ * crossed the first line end as unterminated and parses again from the
+ * physical line after the row's first line.  Any other problem (too large,
+ * invalid UTF-8) of a row that then ends cleanly is the row's own: it is
+ * skipped whole, so a legitimate 50 MB note is one error, not thousands of
+ * rows made of its lines.
+ *
+ * For that, the raw bytes of the row after its first line are kept (up to
+ * max_row) when a refill would drop them; a row whose evidence comes later
+ * than max_row bytes after its first line is not resumed.  Usually the row
+ * lies within one window and a resume only moves the pointer back; else
+ * the kept bytes and the rest of the window become the new window, at most
+ * max_row + READ_SIZE bytes.
+ *
+ * Resuming costs no more than linear time.  The failed row showed that each
+ * of its line ends up to the failure point E lies inside a quote; a row
+ * started again on one of those lines whose own first line end lies inside
+ * a quote is then in the same state as the failed row from that byte on,
+ * so it would fail at E too, and be resumed on the line after its first.
+ * The reader takes that short cut (the "shadow" up to E): such a row is
+ * reported at its first line end at once.  So each line is parsed again at
+ * most once, as the first line of a row, and the rows and errors are the
+ * same as without the short cut.
  *
  * Limits are checked where the outcome does not depend on how the input
  * is chunked: a field's size as its bytes are added, the row's size at
@@ -77,7 +98,14 @@ struct dm_csv {
     int fline, fcol;
     bool fquoted;
 
-    /* The raw bytes of the row after its first line, as far as saved. */
+    /* Whether the row ran past its first line end inside a quote; if so,
+     * the column of that quote and where the row's second line starts. */
+    bool crossed;
+    int cross_col;
+    uint64_t line2_off;
+    const char *line2_ptr; /* in the window, until the first refill after it */
+
+    /* The raw bytes of the row from its second line on, as far as saved. */
     char *raw;
     size_t rawlen, rawcap;
     bool raw_started, raw_over;
@@ -85,9 +113,13 @@ struct dm_csv {
     char *replay;         /* the buffer being parsed again, after a resume */
     size_t replaycap;
 
-    /* The first problem of the current row. */
+    /* Line ends before this offset lay inside the quote of a row that was
+     * resumed: see "shadow" above. */
+    uint64_t shadow_end;
+
+    /* The first problem of the current row and where it is. */
     dm_status rerr;
-    int rcol;
+    int rline, rcol;
     char rtext[DM_ERROR_TEXT_MAX];
 };
 
@@ -113,24 +145,27 @@ static inline void newline(dm_csv *c, const char *lf)
     c->line_start = off(c, lf) + 1;
 }
 
-/* where() writes "column C", or "line L, column C" when the problem is not
- * on the row's first line (which the error's line already names). */
+/* where() writes "column C", or, for a problem on a later line of a
+ * multi-line row, "line L, column C, in the row starting at line R". */
 static void where(char *dst, size_t n, const dm_csv *c, int line, int col)
 {
     if (line == c->row_line)
         snprintf(dst, n, "column %d", col);
     else
-        snprintf(dst, n, "line %d, column %d", line, col);
+        snprintf(dst, n, "line %d, column %d, in the row starting at line %d", line, col,
+                 c->row_line);
 }
 
-static void row_error(dm_csv *c, dm_status code, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* row_error() notes the row's first problem, at physical line:col. */
+static void row_error(dm_csv *c, dm_status code, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void row_error(dm_csv *c, dm_status code, int col, const char *fmt, ...)
+static void row_error(dm_csv *c, dm_status code, int line, int col, const char *fmt, ...)
 {
     if (c->rerr != DM_OK)
         return;
     c->rerr = code;
+    c->rline = line;
     c->rcol = col;
     va_list ap;
     va_start(ap, fmt);
@@ -153,13 +188,17 @@ static dm_status report_fatal(const dm_csv *c, dm_error *err)
     return dm_error_set(err, e->code, e->source, e->line, e->column, "%s", e->text);
 }
 
-static dm_status grow(char **buf, size_t *cap, size_t need)
+/* grow() makes room for `need` bytes, doubling, but not past `most` (when
+ * need is within it), so that a bounded buffer stays within its bound. */
+static dm_status grow(char **buf, size_t *cap, size_t need, size_t most)
 {
     if (need <= *cap)
         return DM_OK;
     size_t ncap = *cap ? *cap : 256;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+    if (ncap > most && need <= most)
+        ncap = most;
     char *nb = dm_realloc(*buf, ncap);
     if (!nb)
         return DM_ENOMEM;
@@ -241,6 +280,7 @@ static void begin_row(dm_csv *c, const char *p)
 {
     c->nf = 0;
     c->flen = 0;
+    c->crossed = false;
     c->rawlen = 0;
     c->raw_started = false;
     c->raw_over = false;
@@ -256,14 +296,17 @@ static dm_status add(dm_csv *c, const char *s, size_t n)
     if (c->rerr != DM_OK || n == 0)
         return DM_OK;
     if (n > c->max_field - (c->flen - c->fstart)) {
-        char at[64] = "";
-        if (c->fline != c->row_line)
-            snprintf(at, sizeof at, " (it starts on line %d)", c->fline);
-        row_error(c, DM_ETOOLARGE, c->fcol, "field %zu is larger than %zu bytes%s", c->nf + 1,
-                  c->max_field, at);
+        char at[128] = "";
+        if (c->fline != c->row_line) {
+            char w[96];
+            where(w, sizeof w, c, c->fline, c->fcol);
+            snprintf(at, sizeof at, " (it starts at %s)", w);
+        }
+        row_error(c, DM_ETOOLARGE, c->fline, c->fcol, "field %zu is larger than %zu bytes%s",
+                  c->nf + 1, c->max_field, at);
         return DM_OK;
     }
-    if (c->flen + n + 1 > c->fcap && grow(&c->fbuf, &c->fcap, c->flen + n + 1) != DM_OK)
+    if (c->flen + n + 1 > c->fcap && grow(&c->fbuf, &c->fcap, c->flen + n + 1, SIZE_MAX) != DM_OK)
         return DM_ENOMEM;
     memcpy(c->fbuf + c->flen, s, n);
     c->flen += n;
@@ -306,17 +349,17 @@ static dm_status end_field(dm_csv *c, uint64_t end)
     size_t bad = text_check(s, n);
     if (bad < n) {
         int line, col;
-        char at[64];
+        char at[96];
         locate(c, s, bad, &line, &col);
         where(at, sizeof at, c, line, col);
-        row_error(c, DM_EUTF8, col, "%s at %s", s[bad] ? "invalid UTF-8" : "NUL byte", at);
+        row_error(c, DM_EUTF8, line, col, "%s at %s", s[bad] ? "invalid UTF-8" : "NUL byte", at);
         return DM_OK;
     }
     if (end - c->row_start > c->max_row) {
-        row_error(c, DM_ETOOLARGE, 0, "row is larger than %zu bytes", c->max_row);
+        row_error(c, DM_ETOOLARGE, c->row_line, 0, "row is larger than %zu bytes", c->max_row);
         return DM_OK;
     }
-    if (c->flen + 1 > c->fcap && grow(&c->fbuf, &c->fcap, c->flen + 1) != DM_OK)
+    if (c->flen + 1 > c->fcap && grow(&c->fbuf, &c->fcap, c->flen + 1, SIZE_MAX) != DM_OK)
         return DM_ENOMEM;
     if (c->nf == c->nfcap) {
         size_t ncap = c->nfcap * 2;
@@ -337,7 +380,7 @@ static dm_status finish_row(dm_csv *c, dm_error *err)
     if (c->rerr == DM_OK)
         return DM_OK;
     c->nf = 0;
-    return dm_error_set(err, c->rerr, c->in->name, c->row_line, c->rcol, "%s", c->rtext);
+    return dm_error_set(err, c->rerr, c->in->name, c->rline, c->rcol, "%s", c->rtext);
 }
 
 /*
@@ -347,25 +390,21 @@ static dm_status finish_row(dm_csv *c, dm_error *err)
 static dm_status save_raw(dm_csv *c, const char *p)
 {
     const char *from = c->raw_mark;
-    size_t n = (size_t)(p - from);
     c->raw_mark = p;
-    if (c->raw_over || n == 0)
+    if (!c->crossed || c->raw_over)
         return DM_OK;
     if (!c->raw_started) {
-        if (c->line == c->row_line)
-            return DM_OK; /* the span holds no line end of this row */
-        const char *lf = memchr(from, '\n', n);
-        from = lf + 1; /* the span holds the row's first line end */
-        n = (size_t)(p - from);
+        from = c->line2_ptr; /* the row's first line ended in this window */
         c->raw_started = true;
-        if (n == 0)
-            return DM_OK;
     }
+    size_t n = (size_t)(p - from);
+    if (n == 0)
+        return DM_OK;
     if (n > c->max_row - c->rawlen) {
         c->raw_over = true; /* the row is too large to parse again */
         return DM_OK;
     }
-    if (grow(&c->raw, &c->rawcap, c->rawlen + n) != DM_OK)
+    if (grow(&c->raw, &c->rawcap, c->rawlen + n, c->max_row + READ_SIZE) != DM_OK)
         return DM_ENOMEM;
     memcpy(c->raw + c->rawlen, from, n);
     c->rawlen += n;
@@ -428,18 +467,63 @@ static dm_status refill(dm_csv *c)
 }
 
 /*
- * unterminated() reports a quoted field still open at the end of the input
- * and, when the row's raw bytes were kept, sets them up to be parsed again
- * from the physical line after the row's first line.
+ * cross() notes that the row runs past its first line end, the LF at `lf`,
+ * inside the quoted field being read (which opened on that first line).
+ * Returns true when that line end lies in the shadow of a resumed row: this
+ * row would then fail as that one did and is to be ended here at once.
+ * Not inlined: that keeps the quoted-field scan a tight loop.
  */
-static dm_status unterminated(dm_csv *c, dm_error *err)
+static bool cross(dm_csv *c, const char *lf) __attribute__((noinline));
+
+static bool cross(dm_csv *c, const char *lf)
 {
-    char at[64];
-    where(at, sizeof at, c, c->fline, c->fcol);
+    c->crossed = true;
+    c->cross_col = c->fcol;
+    c->line2_ptr = lf + 1;
+    c->line2_off = off(c, lf) + 1;
+    return off(c, lf) < c->shadow_end;
+}
+
+/* cross_error() reports the quote that crossed the row's first line end. */
+static dm_status cross_error(dm_csv *c, dm_error *err)
+{
     c->rerr = DM_OK; /* this one explains any other problem of the row */
-    row_error(c, DM_ESYNTAX, c->fcol, "unterminated quoted field (opened at %s)", at);
-    if (c->raw_started && !c->raw_over && c->rawlen > 0) {
-        size_t len = c->rawlen;
+    row_error(c, DM_ESYNTAX, c->row_line, c->cross_col,
+              "unterminated quoted field (opened at column %d)", c->cross_col);
+    return finish_row(c, err);
+}
+
+/*
+ * resumable() says whether the row, found bad at the byte at offset `at`,
+ * can be parsed again from its second line: that needs its raw bytes up to
+ * `at`, and the kept ones never go past the window that holds `at`.
+ */
+static bool resumable(const dm_csv *c, uint64_t at)
+{
+    return c->crossed && !c->raw_over && at - c->line2_off <= c->max_row;
+}
+
+/*
+ * resume() ends a row that resumable() allowed and that failed at offset
+ * `at`: it reports the quote that crossed the row's first line end, and
+ * makes the next call parse from the row's second line, either by moving
+ * back in the window or by making the kept bytes and the unparsed rest of
+ * the window the new window.
+ */
+static dm_status resume(dm_csv *c, uint64_t at, dm_error *err)
+{
+    c->shadow_end = at;
+    if (!c->raw_started) {
+        c->p = c->line2_ptr; /* no refill since: it is still in the window */
+    } else {
+        size_t tail = (size_t)(c->lim - c->raw_mark);
+        if (grow(&c->raw, &c->rawcap, c->rawlen + tail, c->max_row + READ_SIZE) != DM_OK) {
+            set_fatal(c, DM_ENOMEM, "out of memory");
+            return report_fatal(c, err);
+        }
+        if (tail)
+            memcpy(c->raw + c->rawlen, c->raw_mark, tail);
+        size_t len = c->rawlen + tail;
         char *t = c->replay;
         size_t tcap = c->replaycap;
         c->replay = c->raw;
@@ -447,14 +531,13 @@ static dm_status unterminated(dm_csv *c, dm_error *err)
         c->raw = t;
         c->rawcap = tcap;
         c->rawlen = 0;
-        uint64_t end = off(c, c->lim);
         c->wbase = c->p = c->replay;
         c->lim = c->replay + len;
-        c->wpos = end;
-        c->line = c->row_line < INT_MAX ? c->row_line + 1 : INT_MAX;
-        c->line_start = end;
+        c->wpos = c->line2_off;
     }
-    return finish_row(c, err);
+    c->line = c->row_line < INT_MAX ? c->row_line + 1 : INT_MAX;
+    c->line_start = c->line2_off;
+    return cross_error(c, err);
 }
 
 /* at_eof() ends the row the input ended in, or returns DM_END. */
@@ -478,7 +561,16 @@ static dm_status at_eof(dm_csv *c, enum state st, dm_error *err)
         break;
     case ST_PLAIN:
     case ST_QUOTE: s = end_field(c, end); break;
-    case ST_QUOTED: return unterminated(c, err);
+    case ST_QUOTED: {
+        if (resumable(c, end))
+            return resume(c, end, err);
+        /* too large to parse again: the open quote outranks other problems */
+        char at[96];
+        where(at, sizeof at, c, c->fline, c->fcol);
+        c->rerr = DM_OK;
+        row_error(c, DM_ESYNTAX, c->fline, c->fcol, "unterminated quoted field (opened at %s)", at);
+        return finish_row(c, err);
+    }
     }
     if (s != DM_OK) {
         set_fatal(c, s, "out of memory");
@@ -550,13 +642,13 @@ dm_status dm_csv_next(dm_csv *c, dm_error *err)
                 goto fail;
             }
             dm_status r = refill(c);
+            c->raw_mark = c->p;
             if (r == DM_END)
                 return at_eof(c, st, err);
             if (r != DM_OK)
                 return report_fatal(c, err);
             p = c->p;
             lim = c->lim;
-            c->raw_mark = p;
             continue;
         }
         switch (st) {
@@ -634,6 +726,11 @@ dm_status dm_csv_next(dm_csv *c, dm_error *err)
                     p++;
                 if (p == lim || *p == '"')
                     break;
+                if (!c->crossed && cross(c, p)) {
+                    newline(c, p++); /* in a shadow: the row is its first line */
+                    c->p = p;
+                    return cross_error(c, err);
+                }
                 newline(c, p++);
             }
             s = add(c, q, (size_t)(p - q));
@@ -665,14 +762,19 @@ dm_status dm_csv_next(dm_csv *c, dm_error *err)
                 st = ST_QUOTE_CR;
                 break;
             default: {
+                /* after the row's first line: the quote that ran past it most
+                 * likely swallowed the lines up to here */
+                if (resumable(c, off(c, p)))
+                    return resume(c, off(c, p), err);
                 unsigned char ch = (unsigned char)*p;
-                char at[64];
-                where(at, sizeof at, c, c->line, col_at(c, off(c, p)));
+                int col = col_at(c, off(c, p));
+                char at[96];
+                where(at, sizeof at, c, c->line, col);
                 if (ch >= 0x20 && ch < 0x7F)
-                    row_error(c, DM_ESYNTAX, col_at(c, off(c, p)),
+                    row_error(c, DM_ESYNTAX, c->line, col,
                               "unexpected character '%c' after closing quote at %s", ch, at);
                 else
-                    row_error(c, DM_ESYNTAX, col_at(c, off(c, p)),
+                    row_error(c, DM_ESYNTAX, c->line, col,
                               "unexpected byte 0x%02X after closing quote at %s", ch, at);
                 st = ST_PLAIN; /* read on to the end of the row */
                 break;
@@ -686,10 +788,13 @@ dm_status dm_csv_next(dm_csv *c, dm_error *err)
                 s = end_field(c, end);
                 goto row_end;
             } else {
-                char at[64];
+                if (resumable(c, off(c, p))) /* known bad here, past the CR */
+                    return resume(c, off(c, p), err);
+                char at[96];
                 int col = col_at(c, off(c, p) - 1);
                 where(at, sizeof at, c, c->line, col);
-                row_error(c, DM_ESYNTAX, col, "unexpected byte 0x0D after closing quote at %s", at);
+                row_error(c, DM_ESYNTAX, c->line, col,
+                          "unexpected byte 0x0D after closing quote at %s", at);
                 st = ST_PLAIN;
             }
             break;

@@ -192,6 +192,21 @@ dm_status dm_out_escape(dm_buf *b, const char *s, size_t n, dm_out_esc_fn esc)
     /* `bad` is the next invalid UTF-8 byte; plain runs are copied whole. */
     size_t bad = dm_utf8_check(s, n), run = 0, i = 0;
     while (i < n) {
+        /* skip 8 plain bytes at a time: no high bit, no control, no '"' or '\\' */
+        while (i + 8 <= n && i + 8 <= bad) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            uint64_t special = ((w - ones * 0x20) | ((q - ones) & ~q) | ((bs - ones) & ~bs) |
+                                (w + ones) | w) &
+                               high;
+            if (special)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         char tmp[8];
         const char *rep = tmp;

@@ -27,6 +27,10 @@
 
 void rules_diag(rules_build *b, dm_severity sev, srcpos pos, const char *fmt, ...)
 {
+    /* once out of memory, what is left unread or unbuilt is no user's mistake:
+     * the load fails with DM_ENOMEM, without errors made up on the way */
+    if (b->oom)
+        return;
     dm_error e;
     memset(&e, 0, sizeof e);
     e.code = sev == DM_SEV_ERROR ? DM_ESYNTAX : DM_OK;
@@ -206,8 +210,13 @@ void rules_list_add(rules_build *b, rlist *l, const char *entry, srcpos pos)
 {
     dm_norm n;
     dm_norm_init(&n, 4096);
-    if (dm_normalize(&n, entry, strlen(entry), 0) != DM_OK) {
-        rules_diag(b, DM_SEV_ERROR, pos, "list entry too long (4096 bytes at most)");
+    dm_status st = dm_normalize(&n, entry, strlen(entry), 0);
+    if (st != DM_OK) {
+        /* out of memory is no entry's fault (it read as "too long") */
+        if (st == DM_ENOMEM)
+            rules_oom(b);
+        else
+            rules_diag(b, DM_SEV_ERROR, pos, "list entry too long (4096 bytes at most)");
         dm_norm_free(&n);
         return;
     }
@@ -237,10 +246,13 @@ void rules_add_list_file(rules_build *b, const char *name, srcpos pos, const cha
         return;
     dm_buf full;
     dm_buf_init(&full, 8192);
-    if (path[0] == '/' || !dir || !*dir)
-        dm_buf_adds(&full, path);
-    else
-        dm_buf_printf(&full, "%s/%s", dir, path);
+    dm_status st = path[0] == '/' || !dir || !*dir ? dm_buf_adds(&full, path)
+                                                     : dm_buf_printf(&full, "%s/%s", dir, path);
+    if (st == DM_ENOMEM) {
+        rules_oom(b); /* not "cannot read list file" */
+        dm_buf_free(&full);
+        return;
+    }
     FILE *fp = full.data ? fopen(full.data, "rb") : NULL;
     if (!fp) {
         rules_diag(b, DM_SEV_ERROR, path_pos, "cannot read list file %s: %s",
@@ -253,11 +265,15 @@ void rules_add_list_file(rules_build *b, const char *name, srcpos pos, const cha
     const char *lfile = NULL;
     /* intern the list file's name for its entries' positions */
     char **files = dm_realloc(b->rs->files, (b->rs->nfiles + 1) * sizeof *files);
-    if (files) {
-        b->rs->files = files;
-        files[b->rs->nfiles] = dm_buf_steal(&full);
-        lfile = files[b->rs->nfiles++];
+    if (!files) {
+        rules_oom(b); /* was skipped: the entries' errors then named no file */
+        fclose(fp);
+        dm_buf_free(&full);
+        return;
     }
+    b->rs->files = files;
+    files[b->rs->nfiles] = dm_buf_steal(&full);
+    lfile = files[b->rs->nfiles++];
     while (fgets(line, sizeof line, fp)) {
         lineno++;
         size_t n = strlen(line);
@@ -379,6 +395,12 @@ static int me_entries(const dm_context *ctx, const char *what, char ***out, size
 {
     *out = NULL;
     *n = 0;
+    /* an unknown X is an error with or without a profile: checked before
+     * the ctx test, or lint (which has none) let ${me.colour} through and
+     * only binding to a real profile failed */
+    if (strcmp(what, "companies") != 0 && strcmp(what, "name") != 0 &&
+        strcmp(what, "headline") != 0 && strcmp(what, "industry") != 0)
+        return -3;
     if (!ctx)
         return 0;
     const char *raw[64];
@@ -400,27 +422,36 @@ static int me_entries(const dm_context *ctx, const char *what, char ***out, size
             if (first >= 3 && first < strlen(nm))
                 raw[nraw] = nm, rawlen[nraw++] = first;
         }
-    } else if (strcmp(what, "headline") == 0 || strcmp(what, "industry") == 0) {
+    } else {
         const char *t = what[0] == 'h' ? dm_me_headline(ctx) : dm_me_industry(ctx);
         if (t && *t)
             raw[nraw] = t, rawlen[nraw++] = strlen(t);
-    } else {
-        return -2;
     }
     char **items = dm_calloc(nraw ? nraw : 1, sizeof *items);
     if (!items)
         return -1;
     dm_norm nm;
     dm_norm_init(&nm, 1 << 16);
-    for (size_t i = 0; i < nraw; i++) {
-        if (dm_normalize(&nm, raw[i], rawlen[i], 0) != DM_OK || nm.text.len == 0)
+    int rc = 0;
+    for (size_t i = 0; i < nraw && rc == 0; i++) {
+        dm_status st = dm_normalize(&nm, raw[i], rawlen[i], 0);
+        if (st == DM_ETOOLARGE || (st == DM_OK && nm.text.len == 0))
             continue;
-        items[*n] = dm_strdup(nm.text.data);
-        if (!items[*n])
-            break;
-        (*n)++;
+        /* out of memory fails the bind: it used to drop the entry and
+         * bind "successfully" to a profile with a company missing */
+        if (st != DM_OK || !(items[*n] = dm_strdup(nm.text.data)))
+            rc = -1;
+        else
+            (*n)++;
     }
     dm_norm_free(&nm);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++)
+            dm_free(items[i]);
+        dm_free(items);
+        *n = 0;
+        return rc;
+    }
     *out = items;
     return 0;
 }
@@ -493,29 +524,29 @@ static int expand_var(const dm_ruleset *rs, const char *var, const dm_context *c
     }
     dm_buf mine;
     dm_buf_init(&mine, 0);
+    int rc = 0;
     if (minus_me) {
         *uses_me = 1;
-        /* what "me" is about: headline, industry and companies, normalized */
+        /* what "me" is about: headline, industry and companies, normalized;
+         * out of memory fails (it used to leave entries in that are not) */
         dm_norm n;
         dm_norm_init(&n, 1 << 16);
         const char *parts[3] = {ctx ? dm_me_headline(ctx) : NULL,
                                 ctx ? dm_me_industry(ctx) : NULL, NULL};
-        for (int i = 0; i < 2; i++) {
-            if (parts[i] && dm_normalize(&n, parts[i], strlen(parts[i]), 0) == DM_OK) {
-                dm_buf_adds(&mine, n.text.data);
-                dm_buf_addc(&mine, '|');
-            }
-        }
-        for (size_t i = 0; ctx && i < dm_me_company_count(ctx); i++) {
-            const char *c = dm_me_company(ctx, i, NULL);
-            if (dm_normalize(&n, c, strlen(c), 0) == DM_OK) {
-                dm_buf_adds(&mine, n.text.data);
-                dm_buf_addc(&mine, '|');
-            }
+        size_t nparts = 2 + (ctx ? dm_me_company_count(ctx) : 0);
+        for (size_t i = 0; i < nparts && rc == 0; i++) {
+            const char *t = i < 2 ? parts[i] : dm_me_company(ctx, i - 2, NULL);
+            if (!t)
+                continue;
+            dm_status st = dm_normalize(&n, t, strlen(t), 0);
+            if (st == DM_ETOOLARGE)
+                continue;
+            if (st != DM_OK || dm_buf_adds(&mine, n.text.data) != DM_OK ||
+                dm_buf_addc(&mine, '|') != DM_OK)
+                rc = -1;
         }
         dm_norm_free(&n);
     }
-    int rc = 0;
     size_t used = 0;
     rc |= exp_add(x, "(?<!\\w)(?:", 10, col);
     for (size_t i = 0; i < nitems && rc == 0; i++) {
@@ -557,6 +588,8 @@ static long empty_branch(const char *p, size_t n)
         }
         if (c == '[') {
             in_class = 1;
+            if (i + 1 < n && p[i + 1] == '^') /* "[^]|]": the ']' is in it too */
+                i++;
             if (i + 1 < n && p[i + 1] == ']')
                 i++;
         } else if (c == '(') {
@@ -574,6 +607,7 @@ static long empty_branch(const char *p, size_t n)
     return -1;
 }
 
+/* Returns 0, -1 for a pattern that does not compile, -2 out of memory (rcompile.h). */
 int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_context *ctx)
 {
     expansion x;
@@ -582,6 +616,7 @@ int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_cont
     const char *s = re->src;
     size_t n = strlen(s);
     int in_class = 0, rc = 0;
+    size_t class_body = 0; /* a ']' here is in the class: "[]${x}]" (PCRE2) */
     re->uses_me = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         int col = re->pat_col + (int)i;
@@ -590,10 +625,12 @@ int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_cont
             i++;
             continue;
         }
-        if (in_class && s[i] == ']')
+        if (in_class && s[i] == ']' && i != class_body) {
             in_class = 0;
-        else if (!in_class && s[i] == '[')
+        } else if (!in_class && s[i] == '[') {
             in_class = 1;
+            class_body = i + 1 + (i + 1 < n && s[i + 1] == '^');
+        }
         if (!in_class && s[i] == '$' && i + 1 < n && s[i + 1] == '{') {
             const char *close = strchr(s + i + 2, '}');
             if (!close) {
@@ -628,7 +665,7 @@ int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_cont
             rules_oom(b);
         dm_buf_free(&x.out);
         dm_free(x.map);
-        return -1;
+        return -2; /* out of memory: bind says DM_ENOMEM, not DM_EREGEX */
     }
     if (rc != 0) {
         dm_buf_free(&x.out);
@@ -640,6 +677,11 @@ int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_cont
     re->explen = x.out.len;
     re->expanded = dm_buf_steal(&x.out);
     re->colmap = x.map;
+    if (!re->expanded) {
+        if (b)
+            rules_oom(b);
+        return -2;
+    }
     long eb = empty_branch(re->src, n);
     if (eb >= 0) {
         if (b)
@@ -717,6 +759,10 @@ static int visit_expr(rules_build *b, const expr *e, unsigned char *state, size_
 {
     if (e->kind == E_REF && e->ref >= 0) {
         if (state[e->ref] == 1) {
+            /* a rule naming itself: resolve_expr() said so already, and one
+             * mistake is one error */
+            if (depth > 0 && stack[depth - 1] == (size_t)e->ref)
+                return -1;
             /* a cycle: name it, from where it starts */
             char path[DM_ERROR_TEXT_MAX] = "";
             size_t k = 0;
@@ -786,8 +832,10 @@ static void lint_never(rules_build *b, const rule *r)
                       (a->kind == C_NOTFACT && c->kind == C_FACT)) &&
                      a->num_kind == c->num_kind)
                 never = 1;
-            else if (a->kind == C_MATCH && c->kind == C_NOMATCH && a->field == c->field &&
-                     strcmp(a->re->src, c->re->src) == 0 && a->re->flags == c->re->flags)
+            else if (((a->kind == C_MATCH && c->kind == C_NOMATCH) ||
+                      (a->kind == C_NOMATCH && c->kind == C_MATCH)) && /* either order */
+                     a->field == c->field && strcmp(a->re->src, c->re->src) == 0 &&
+                     a->re->flags == c->re->flags && a->re->raw == c->re->raw)
                 never = 1;
             else if (a->kind == C_NUM && c->kind == C_NUM && a->num_kind == c->num_kind) {
                 /* the ranges a and c allow do not meet */
@@ -1030,8 +1078,14 @@ DM_API void dm_ruleset_free(dm_ruleset *rs)
     pcre2_match_context_free(rs->mctx);
     dm_free(rs->fired);
     dm_free(rs->limit);
+    dm_free(rs->plain);
+    dm_free(rs->gate_rule);
+    dm_free(rs->gate_field);
+    dm_free(rs->metas);
+    dm_free(rs->fired_list);
     for (int f = 0; f < DM_FIELD_COUNT; f++)
         dm_norm_free(&rs->norm[f]);
+    dm_record_free(rs->tmp); /* made by history.pitched; it leaked here */
     dm_free(rs);
 }
 
@@ -1099,16 +1153,73 @@ static void collect_regex(dm_ruleset *rs, regex ***all, size_t *n)
                 (*all)[(*n)++] = rs->rules[i].conds[k].re;
 }
 
+/*
+ * plan() decides what a record runs.  A rule one of whose conditions is a
+ * prefiltered pattern on one field cannot fire unless that pattern's
+ * literal occurs there: it is "gated" and runs only when the prefilter
+ * says so, which keeps the cost of a record close to the cost of the rules
+ * that can match, however many rules there are.
+ */
+static dm_status plan(dm_ruleset *rs)
+{
+    dm_free(rs->plain);
+    dm_free(rs->gate_rule);
+    dm_free(rs->gate_field);
+    dm_free(rs->metas);
+    dm_free(rs->fired_list);
+    rs->plain = dm_calloc(rs->nrules + 1, sizeof *rs->plain);
+    rs->metas = dm_calloc(rs->nrules + 1, sizeof *rs->metas);
+    rs->fired_list = dm_calloc(rs->nrules + 1, sizeof *rs->fired_list);
+    rs->gate_rule = dm_calloc(rs->npf + 1, sizeof *rs->gate_rule);
+    rs->gate_field = dm_calloc(rs->npf + 1, sizeof *rs->gate_field);
+    if (!rs->plain || !rs->metas || !rs->fired_list || !rs->gate_rule || !rs->gate_field)
+        return DM_ENOMEM;
+    for (size_t i = 0; i < rs->npf; i++)
+        rs->gate_rule[i] = -1;
+    rs->nplain = rs->nmetas = 0;
+    rs->gate_fields = 0;
+    for (size_t k = 0; k < rs->nrules; k++) {
+        size_t i = rs->order[k];
+        const rule *r = &rs->rules[i];
+        if (r->disabled)
+            continue;
+        if (r->meta) {
+            rs->metas[rs->nmetas++] = i;
+            continue;
+        }
+        int gated = 0;
+        for (size_t c = 0; c < r->nconds && !gated; c++) {
+            const cond *cd = &r->conds[c];
+            if (cd->kind == C_MATCH && cd->field >= 0 && cd->re && cd->re->pf_id >= 0) {
+                rs->gate_rule[cd->re->pf_id] = (int)i;
+                rs->gate_field[cd->re->pf_id] = cd->field;
+                rs->gate_fields |= 1u << cd->field;
+                gated = 1;
+            }
+        }
+        if (!gated)
+            rs->plain[rs->nplain++] = i;
+    }
+    return DM_OK;
+}
+
 DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error *err)
 {
     regex **all;
     size_t n;
+    /* unbound until this bind succeeds: a bind that fails half way (out of
+     * memory) leaves the prefilter freed, and eval must bind again rather
+     * than run on it */
+    rs->bound = 0;
     collect_regex(rs, &all, &n);
     if (!all)
         return DM_ENOMEM;
     dm_status st = DM_OK;
     for (size_t i = 0; i < n && st == DM_OK; i++) {
-        if (all[i]->uses_me && rules_compile_regex(NULL, rs, all[i], ctx) != 0)
+        int rc = all[i]->uses_me ? rules_compile_regex(NULL, rs, all[i], ctx) : 0;
+        if (rc == -2)
+            st = DM_ENOMEM;
+        else if (rc != 0)
             st = dm_error_set(err, DM_EREGEX, all[i]->pos.file, all[i]->pos.line,
                               all[i]->pos.col, "cannot compile the pattern with me's profile");
     }
@@ -1130,7 +1241,7 @@ DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error
         char **lits = NULL;
         size_t nl = 0;
         re->pf_id = -1;
-        if (!re->raw && re->code &&
+        if (!re->raw && re->code && !rs->no_prefilter &&
             dm_literals_extract(re->expanded, re->explen, (re->flags & PCRE2_EXTENDED) != 0,
                                 PREFILTER_MIN_LITERAL, &lits, &nl)) {
             re->pf_id = (int)rs->npf;
@@ -1144,6 +1255,8 @@ DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error
     }
     if (st == DM_OK)
         st = dm_prefilter_build(rs->pf);
+    if (st == DM_OK)
+        st = plan(rs);
     if (st == DM_OK) {
         size_t words = rs->npf / 64 + 1;
         rs->pf_hits = dm_calloc(words * DM_FIELD_COUNT, sizeof *rs->pf_hits);
@@ -1171,4 +1284,10 @@ DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error
     else if (st == DM_ENOMEM)
         dm_error_set(err, DM_ENOMEM, NULL, 0, 0, "out of memory");
     return st;
+}
+
+DM_API void dm_ruleset_set_prefilter(dm_ruleset *rs, int on)
+{
+    rs->no_prefilter = !on;
+    rs->bound = 0;
 }

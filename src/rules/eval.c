@@ -9,6 +9,7 @@
  */
 #include "rcompile.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The fields `any` stands for. */
@@ -84,7 +85,10 @@ static int match_field(dm_ruleset *rs, const regex *re, const dm_record *rec, dm
         s = n->text.data ? n->text.data : "";
         len = n->text.len;
     }
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, rs->md, rs->mctx);
+    /* normalized text is valid UTF-8 by construction: PCRE2 need not check it
+     * again for every pattern; raw patterns were compiled to cope with bad bytes */
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, re->raw ? 0 : PCRE2_NO_UTF_CHECK,
+                         rs->md, rs->mctx);
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
         return -1;
@@ -277,39 +281,81 @@ static int eval_expr(const dm_ruleset *rs, const expr *e)
     return 0;
 }
 
-/* eval_record() fills rs->fired and rs->limit for every rule. */
+/* eval_rule() decides one rule that is not a meta: every condition must hold. */
+static void eval_rule(dm_ruleset *rs, size_t i, const dm_record *rec, const dm_context *ctx,
+                      int want_spans, span *spans, int *oom)
+{
+    const rule *r = &rs->rules[i];
+    int ok = 1;
+    span sp = {-1, 0, 0}, got = {-1, 0, 0};
+    for (size_t c = 0; c < r->nconds && ok; c++) {
+        int v = eval_cond(rs, &r->conds[c], rec, ctx, want_spans, &sp, oom);
+        if (v < 0) {
+            rs->limit[i] = 1;
+            rs->any_limit = 1;
+            ok = 0;
+        } else {
+            ok = v;
+            if (v && want_spans && got.field < 0 && sp.field >= 0)
+                got = sp;
+        }
+    }
+    if (ok) {
+        rs->fired[i] = 1;
+        rs->fired_list[rs->nfired++] = i;
+    }
+    if (spans)
+        spans[i] = got;
+}
+
+/*
+ * eval_record() fills rs->fired, rs->limit and rs->fired_list: the rules
+ * without a gate, then the gated rules the prefilter names (see plan() in
+ * compile.c), then the metas in order.
+ */
 static int eval_record(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx,
                        int want_spans, span *spans, int *oom)
 {
     memset(rs->fired, 0, rs->nrules);
     memset(rs->limit, 0, rs->nrules);
-    for (size_t k = 0; k < rs->nrules && !*oom; k++) {
-        size_t i = rs->order[k];
-        const rule *r = &rs->rules[i];
-        if (r->disabled)
+    rs->nfired = 0;
+    rs->any_limit = 0;
+    for (size_t k = 0; k < rs->nplain && !*oom; k++)
+        eval_rule(rs, rs->plain[k], rec, ctx, want_spans, spans, oom);
+    size_t words = rs->npf / 64 + 1;
+    for (int f = 0; f < DM_FIELD_COUNT && !*oom; f++) {
+        if (!(rs->gate_fields & (1u << f)) || !dm_record_get(rec, (dm_field)f))
             continue;
-        if (r->meta) {
-            rs->fired[i] = (unsigned char)eval_expr(rs, r->meta);
-            continue;
+        dm_status st = DM_OK;
+        const dm_norm *n = norm(rs, rec, (dm_field)f, want_spans, &st);
+        if (!n) {
+            *oom = 1;
+            break;
         }
-        int ok = 1;
-        span sp = {-1, 0, 0}, got = {-1, 0, 0};
-        for (size_t c = 0; c < r->nconds && ok; c++) {
-            int v = eval_cond(rs, &r->conds[c], rec, ctx, want_spans, &sp, oom);
-            if (v < 0) {
-                rs->limit[i] = 1;
-                ok = 0;
-            } else {
-                ok = v;
-                if (v && want_spans && got.field < 0 && sp.field >= 0)
-                    got = sp;
+        const uint64_t *bits = candidates(rs, (dm_field)f, n);
+        for (size_t w = 0; w < words && !*oom; w++) {
+            for (uint64_t m = bits[w]; m; m &= m - 1) {
+                size_t id = w * 64 + (size_t)__builtin_ctzll(m);
+                if (id < rs->npf && rs->gate_rule[id] >= 0 && rs->gate_field[id] == f &&
+                    !rs->fired[rs->gate_rule[id]])
+                    eval_rule(rs, (size_t)rs->gate_rule[id], rec, ctx, want_spans, spans, oom);
             }
         }
-        rs->fired[i] = (unsigned char)ok;
-        if (spans)
-            spans[i] = got;
+    }
+    for (size_t k = 0; k < rs->nmetas; k++) {
+        size_t i = rs->metas[k];
+        if (eval_expr(rs, rs->rules[i].meta)) {
+            rs->fired[i] = 1;
+            rs->fired_list[rs->nfired++] = i;
+        }
     }
     return *oom ? -1 : 0;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static dm_status add_hit(dm_result *res, const rule *r, const span *sp)
@@ -364,19 +410,25 @@ static dm_status run(dm_ruleset *rs, const dm_record *rec, const dm_context *ctx
         spans = dm_calloc(rs->nrules + 1, sizeof *spans);
         if (!spans)
             return dm_error_set(err, DM_ENOMEM, NULL, 0, 0, "out of memory");
+        /* metas match no text: their hits must say field -1, not 0 (id) */
+        for (size_t i = 0; i < rs->nrules; i++)
+            spans[i].field = -1;
     }
     reset_record(rs);
     if (rs->uses_pitched)
         pitched(rs, dm_record_history(rec), ctx, &oom); /* before: it reuses the scratch */
     eval_record(rs, rec, ctx, want_spans, spans, &oom);
     dm_status st = oom ? DM_ENOMEM : DM_OK;
-    for (size_t i = 0; i < rs->nrules && st == DM_OK; i++) {
-        const rule *r = &rs->rules[i];
-        if (rs->limit[i])
-            st = add_limited(res, r->name);
-        if (st == DM_OK && rs->fired[i] && !r->helper)
-            st = add_hit(res, r, spans ? &spans[i] : NULL);
+    /* hits in rule order, from the few that fired rather than from every rule */
+    qsort(rs->fired_list, rs->nfired, sizeof *rs->fired_list, cmp_size);
+    for (size_t k = 0; k < rs->nfired && st == DM_OK; k++) {
+        const rule *r = &rs->rules[rs->fired_list[k]];
+        if (!r->helper)
+            st = add_hit(res, r, spans ? &spans[rs->fired_list[k]] : NULL);
     }
+    for (size_t i = 0; i < rs->nrules && st == DM_OK && rs->any_limit; i++)
+        if (rs->limit[i])
+            st = add_limited(res, rs->rules[i].name);
     dm_free(spans);
     reset_record(rs);
     if (st != DM_OK)
@@ -442,12 +494,40 @@ static dm_status test_profile(dm_context **out)
     return DM_OK;
 }
 
-static dm_kind test_kind(const rule *r)
+/*
+ * meta_kind() is the kind a meta's first rule (not under a 'not') asks
+ * for, or -1.  A meta has no 'when' of its own, so its tests ran as an
+ * invitation, and a meta over "kind is message" helpers could not have a
+ * test that hits.  Metas form no cycle once loaded; depth is a guard.
+ */
+static int meta_kind(const dm_ruleset *rs, const expr *e, int depth)
+{
+    if (depth > 64 || e->kind == E_NOT)
+        return -1;
+    if (e->kind == E_REF) {
+        if (e->ref < 0)
+            return -1;
+        const rule *r = &rs->rules[e->ref];
+        for (size_t i = 0; i < r->nconds; i++)
+            if (r->conds[i].kind == C_KIND)
+                return (int)r->conds[i].rkind;
+        return r->meta ? meta_kind(rs, r->meta, depth + 1) : -1;
+    }
+    for (size_t i = 0; i < e->nkids; i++) {
+        int k = meta_kind(rs, e->kids[i], depth + 1);
+        if (k >= 0)
+            return k;
+    }
+    return -1;
+}
+
+static dm_kind test_kind(const dm_ruleset *rs, const rule *r)
 {
     for (size_t i = 0; i < r->nconds; i++)
         if (r->conds[i].kind == C_KIND)
             return r->conds[i].rkind;
-    return DM_KIND_INVITATION;
+    int k = r->meta ? meta_kind(rs, r->meta, 0) : -1;
+    return k >= 0 ? (dm_kind)k : DM_KIND_INVITATION;
 }
 
 DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t *passed,
@@ -469,7 +549,7 @@ DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t
         for (size_t t = 0; t < r->ntests && st == DM_OK; t++) {
             const rtest *tc = &r->tests[t];
             dm_record_clear(rec);
-            dm_record_set_kind(rec, test_kind(r));
+            dm_record_set_kind(rec, test_kind(rs, r));
             st = dm_record_set(rec, (dm_field)tc->field, tc->text, strlen(tc->text));
             if (st != DM_OK)
                 break;

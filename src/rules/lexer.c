@@ -18,6 +18,11 @@ void lex_init(lexer *lx, const char *file, const char *src, size_t len)
     lx->file = file;
     lx->line = 1;
     lx->line_start = src;
+    /* a UTF-8 byte order mark (editors on Windows write one) is no token:
+     * it was "unexpected character '\xef'".  Columns count from after it,
+     * as editors show the line (the CLI drops it from the line it prints). */
+    if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0)
+        lx->p = lx->line_start = src + 3;
     dm_buf_init(&lx->text, 1 << 20);
 }
 
@@ -34,6 +39,31 @@ static int is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/*
+ * out_of_memory() ends the input when a token's text cannot be stored: a
+ * TK_ERROR whose text is LEX_OOM, which the parser takes for what it is
+ * (parser.c, next()) rather than for a syntax error, and EOF after it.
+ * Before, the text was left NULL and the parser's strcmp() on it crashed.
+ */
+#define LEX_OOM "out of memory"
+
+static void out_of_memory(lexer *lx, token *t)
+{
+    t->kind = TK_ERROR;
+    t->text = (char *)LEX_OOM;
+    t->len = strlen(LEX_OOM);
+    lx->p = lx->end;
+}
+
+/* stored() is 1 when a dm_buf call worked; else it ends the input as above. */
+static int stored(lexer *lx, token *t, dm_status st)
+{
+    if (st == DM_OK)
+        return 1;
+    out_of_memory(lx, t);
+    return 0;
+}
+
 static void error(lexer *lx, token *t, const char *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -47,8 +77,9 @@ static void error(lexer *lx, token *t, const char *at, const char *fmt, ...)
     t->kind = TK_ERROR;
     t->col = col_of(lx, at);
     dm_buf_reset(&lx->text);
-    dm_buf_adds(&lx->text, msg);
-    t->text = lx->text.data ? lx->text.data : (char *)"error";
+    if (!stored(lx, t, dm_buf_adds(&lx->text, msg)))
+        return;
+    t->text = lx->text.data;
     t->len = lx->text.len;
 }
 
@@ -89,14 +120,18 @@ static void lex_string(lexer *lx, token *t)
                       e);
                 return;
             }
-            dm_buf_addc(&lx->text, out);
+            if (!stored(lx, t, dm_buf_addc(&lx->text, out)))
+                return;
             lx->p += 2;
             continue;
         }
-        if (dm_buf_addc(&lx->text, c) != DM_OK) {
+        dm_status st = dm_buf_addc(&lx->text, c);
+        if (st == DM_ETOOLARGE) {
             error(lx, t, start, "%s", "string too long");
             return;
         }
+        if (!stored(lx, t, st))
+            return;
         lx->p++;
     }
     if (lx->p >= lx->end) {
@@ -119,23 +154,40 @@ static void lex_regex(lexer *lx, token *t)
     dm_buf_reset(&lx->text);
     t->pat_col = col_of(lx, lx->p);
     int in_class = 0;
+    const char *class_body = NULL;
     while (lx->p < lx->end && (*lx->p != '/' || in_class)) {
         char c = *lx->p;
         if (c == '\n')
             break;
         if (c == '\\' && lx->p + 1 < lx->end && lx->p[1] != '\n') {
-            dm_buf_add(&lx->text, lx->p, 2);
+            dm_status st = dm_buf_add(&lx->text, lx->p, 2);
+            if (st == DM_ETOOLARGE) {
+                error(lx, t, start, "%s", "regex too long");
+                return;
+            }
+            if (!stored(lx, t, st))
+                return;
             lx->p += 2;
             continue;
         }
-        if (c == '[' && !in_class)
+        if (c == '[' && !in_class) {
             in_class = 1;
-        else if (c == ']' && in_class)
+            /* a ']' first in a class ("[]/]", "[^]]") is one of its
+             * characters, as PCRE2 reads it; it ended the class here, and
+             * the '/' in it then ended the regex */
+            class_body = lx->p + 1;
+            if (class_body < lx->end && *class_body == '^')
+                class_body++;
+        } else if (c == ']' && in_class && lx->p != class_body) {
             in_class = 0;
-        if (dm_buf_addc(&lx->text, c) != DM_OK) {
+        }
+        dm_status st = dm_buf_addc(&lx->text, c);
+        if (st == DM_ETOOLARGE) {
             error(lx, t, start, "%s", "regex too long");
             return;
         }
+        if (!stored(lx, t, st))
+            return;
         lx->p++;
     }
     if (lx->p >= lx->end || *lx->p != '/') {
@@ -193,7 +245,8 @@ static void lex_number(lexer *lx, token *t)
     t->kind = TK_NUMBER;
     t->num = strtod(text, NULL);
     dm_buf_reset(&lx->text);
-    dm_buf_add(&lx->text, start, n);
+    if (!stored(lx, t, dm_buf_add(&lx->text, start, n)))
+        return;
     t->text = lx->text.data;
     t->len = n;
 }
@@ -223,7 +276,8 @@ void lex_next(lexer *lx, token *t, int regex_ok)
         while (lx->p < lx->end && is_name_char(*lx->p))
             lx->p++;
         dm_buf_reset(&lx->text);
-        dm_buf_add(&lx->text, start, (size_t)(lx->p - start));
+        if (!stored(lx, t, dm_buf_add(&lx->text, start, (size_t)(lx->p - start))))
+            return;
         t->kind = TK_NAME;
         t->text = lx->text.data;
         t->len = lx->text.len;
@@ -258,9 +312,11 @@ void lex_next(lexer *lx, token *t, int regex_ok)
             snprintf(what, sizeof what, "%c", c);
         lx->p++;
         error(lx, t, start, "unexpected character '%s'", what);
-        if (c == '/')
-            dm_buf_adds(&lx->text, " (a regex goes after =~ or !~)");
-        t->text = lx->text.data;
+        if (c == '/' && t->text != (char *)LEX_OOM &&
+            stored(lx, t, dm_buf_adds(&lx->text, " (a regex goes after =~ or !~)"))) {
+            t->text = lx->text.data;
+            t->len = lx->text.len;
+        }
         return;
     }
     if (t->kind != TK_ERROR || t->col == 0)

@@ -19,7 +19,20 @@ typedef struct parser {
     const char *dir; /* for list files, relative to the rule file */
 } parser;
 
-static void next(parser *ps, int regex_ok) { lex_next(&ps->lx, &ps->tok, regex_ok); }
+/*
+ * next() reads the next token.  The lexer says it ran out of memory with an
+ * error token whose text is "out of memory" (lexer.c, out_of_memory()): that
+ * is no syntax error, so it is flagged as such and read as the end of file.
+ */
+static void next(parser *ps, int regex_ok)
+{
+    lex_next(&ps->lx, &ps->tok, regex_ok);
+    if (ps->tok.kind == TK_ERROR && strcmp(ps->tok.text, "out of memory") == 0) {
+        rules_oom(ps->b);
+        ps->tok.kind = TK_EOF;
+        ps->tok.text = (char *)"end of file";
+    }
+}
 
 static srcpos here(const parser *ps)
 {
@@ -114,11 +127,31 @@ static int good_name(parser *ps, const char *what)
     return 1;
 }
 
-/* Skip to the next top-level keyword (or the end). */
+/*
+ * Skip to the next top-level keyword (or the end).  Inside braces, 'score'
+ * is a rule's item, not an override: stopping there after a rule whose
+ * head could not be read ("rule 1bad {") turned each of its items into an
+ * error of its own.
+ */
 static void sync_top(parser *ps)
 {
-    while (ps->tok.kind != TK_EOF && !is_top_kw(&ps->tok))
+    int depth = 0;
+    while (ps->tok.kind != TK_EOF &&
+           !(is_top_kw(&ps->tok) && (depth == 0 || !is_kw(&ps->tok, "score")))) {
+        if (ps->tok.kind == TK_LBRACE)
+            depth++;
+        else if (ps->tok.kind == TK_RBRACE && depth > 0)
+            depth--;
         next(ps, 1);
+    }
+}
+
+/* skip_bad_name() steps over a name good_name() refused, so that a keyword
+ * used as a name ("list rule") is not read again as the start of an item. */
+static void skip_bad_name(parser *ps)
+{
+    if (ps->tok.kind == TK_NAME)
+        next(ps, 0);
 }
 
 /* Skip to the next item of a rule body, or its closing brace. */
@@ -434,7 +467,11 @@ static expr *parse_binary(parser *ps, int depth, const char *op, expr_kind kind,
     if (!left || !is_kw(&ps->tok, op))
         return left;
     expr *e = new_expr(ps, kind);
-    if (!e || !add_kid(ps, e, left)) {
+    if (!e) {
+        rules_expr_free(left); /* leaked when the new node could not be made */
+        return NULL;
+    }
+    if (!add_kid(ps, e, left)) {
         rules_expr_free(e);
         return NULL;
     }
@@ -527,31 +564,44 @@ static int parse_test(parser *ps, rule *r)
     return 1;
 }
 
+/*
+ * What a rule body wrote, even when the item could not be read: a rule
+ * whose only 'when' has an error is not also "a rule with no 'when'" (one
+ * mistake, one error).
+ */
+typedef struct seen {
+    int describe, score, cond;
+} seen;
+
 /* One item of a rule body; returns 0 after an error (the caller resyncs). */
-static int parse_body_item(parser *ps, rule *r, int *seen_describe, int *seen_score)
+static int parse_body_item(parser *ps, rule *r, seen *sn)
 {
     srcpos pos = here(ps);
     if (is_kw(&ps->tok, "describe")) {
         next(ps, 0);
+        if (sn->describe++)
+            report_at(ps, DM_SEV_ERROR, pos, "rule %s has a second 'describe'", r->name);
         if (ps->tok.kind != TK_STRING) {
             expected(ps, "a string after 'describe'");
             return 0;
         }
-        if ((*seen_describe)++)
-            report_at(ps, DM_SEV_ERROR, pos, "rule %s has a second 'describe'", r->name);
         dm_free(r->describe);
         r->describe = dm_strdup(ps->tok.text);
+        if (!r->describe) {
+            rules_oom(ps->b); /* else it would read as "has no describe" */
+            return 0;
+        }
         next(ps, 0);
         return 1;
     }
     if (is_kw(&ps->tok, "score")) {
         next(ps, 0);
+        if (sn->score++)
+            report_at(ps, DM_SEV_ERROR, pos, "rule %s has a second 'score'", r->name);
         if (ps->tok.kind != TK_NUMBER) {
             expected(ps, "a number after 'score'");
             return 0;
         }
-        if ((*seen_score)++)
-            report_at(ps, DM_SEV_ERROR, pos, "rule %s has a second 'score'", r->name);
         if (ps->tok.num < -100 || ps->tok.num > 100)
             report_at(ps, DM_SEV_ERROR, here(ps), "score %s is out of range (-100 to 100)",
                       ps->tok.text);
@@ -579,6 +629,7 @@ static int parse_body_item(parser *ps, rule *r, int *seen_describe, int *seen_sc
         return 1;
     }
     if (is_kw(&ps->tok, "when")) {
+        sn->cond = 1;
         next(ps, 0);
         cond c;
         if (!parse_cond(ps, &c))
@@ -594,6 +645,7 @@ static int parse_body_item(parser *ps, rule *r, int *seen_describe, int *seen_sc
         return 1;
     }
     if (is_kw(&ps->tok, "meta")) {
+        sn->cond = 1;
         if (r->meta) {
             report_at(ps, DM_SEV_ERROR, pos, "rule %s has a second 'meta'", r->name);
             return 0;
@@ -611,14 +663,13 @@ static int parse_body_item(parser *ps, rule *r, int *seen_describe, int *seen_sc
 /* rule -> 'rule' NAME '{' body* '}' */
 static void parse_rule(parser *ps)
 {
-    srcpos pos = here(ps);
     next(ps, 0);
     if (!good_name(ps, "rule name")) {
+        skip_bad_name(ps);
         sync_top(ps);
         return;
     }
     rule *r = rules_add_rule(ps->b, ps->tok.text, (srcpos){ps->file, ps->tok.line, ps->tok.col});
-    (void)pos;
     if (!r) {
         sync_top(ps);
         return;
@@ -626,18 +677,32 @@ static void parse_rule(parser *ps)
     next(ps, 0);
     if (ps->tok.kind != TK_LBRACE) {
         expected(ps, "'{'");
-        sync_top(ps);
-        return;
+        if (!is_body_kw(&ps->tok)) {
+            r->disabled = 2; /* unread: no warnings about it */
+            sync_top(ps);
+            return;
+        }
+        /* only the brace is missing: read the body, so that its items are
+         * not each taken for something else */
+    } else {
+        next(ps, 0);
     }
-    next(ps, 0);
-    int seen_describe = 0, seen_score = 0;
+    seen sn = {0, 0, 0};
     while (ps->tok.kind != TK_RBRACE && ps->tok.kind != TK_EOF) {
         if (is_kw(&ps->tok, "rule")) {
             expected(ps, "'}' to close rule before the next rule");
             return;
         }
-        if (!parse_body_item(ps, r, &seen_describe, &seen_score)) {
-            next(ps, 1);
+        int line = ps->tok.line, col = ps->tok.col;
+        if (!parse_body_item(ps, r, &sn)) {
+            /*
+             * Step over the token the item failed at only when the item
+             * read nothing (an unknown word): when it stopped further on,
+             * that token may start the next item, close the rule or begin
+             * the next rule, and skipping it ran this rule into the next.
+             */
+            if (ps->tok.line == line && ps->tok.col == col)
+                next(ps, 1);
             sync_body(ps);
         }
     }
@@ -651,17 +716,17 @@ static void parse_rule(parser *ps)
                   "rule %s has both 'meta' and 'when': a meta rule combines other rules; "
                   "put the conditions in a helper rule",
                   r->name);
-    if (!r->meta && !r->nconds)
+    if (!r->meta && !r->nconds && !sn.cond)
         report_at(ps, DM_SEV_ERROR, r->pos, "rule %s has no 'when' and no 'meta': it would "
                                             "never fire", r->name);
-    if (r->helper && r->has_score)
+    if (r->helper && sn.score)
         report_at(ps, DM_SEV_ERROR, r->pos, "rule %s is a helper and so has no score", r->name);
-    if (!r->helper && !r->has_score)
+    if (!r->helper && !sn.score)
         report_at(ps, DM_SEV_ERROR, r->pos,
                   "rule %s has no score (write 'score N', or 'helper' for a rule that only "
                   "feeds metas)",
                   r->name);
-    if (!r->helper && !r->describe)
+    if (!r->helper && !sn.describe)
         report_at(ps, DM_SEV_ERROR, r->pos, "rule %s has no describe: reports need one",
                   r->name);
 }
@@ -671,6 +736,7 @@ static void parse_list(parser *ps)
 {
     next(ps, 0);
     if (!good_name(ps, "list name")) {
+        skip_bad_name(ps);
         sync_top(ps);
         return;
     }
@@ -735,6 +801,7 @@ static void parse_item(parser *ps)
         int disable = is_kw(&ps->tok, "disable");
         next(ps, 0);
         if (!good_name(ps, "rule name")) {
+            skip_bad_name(ps);
             sync_top(ps);
             return;
         }
@@ -751,6 +818,10 @@ static void parse_item(parser *ps)
             sync_top(ps);
             return;
         }
+        /* the range a rule's own score has; a re-score skipped the check */
+        if (ps->tok.num < -100 || ps->tok.num > 100)
+            report_at(ps, DM_SEV_ERROR, here(ps), "score %s is out of range (-100 to 100)",
+                      ps->tok.text);
         rules_add_override(ps->b, name, 0, ps->tok.num, npos);
         next(ps, 0);
     } else {

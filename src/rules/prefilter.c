@@ -27,8 +27,10 @@
  * A branch's req is its best candidate (closed segments and the req sets of
  * groups repeated at least once); "best" has the longest shortest string,
  * then the fewest strings.  An alternation's req is the union of its
- * branches' (none when a branch has none); a group's exact language is the
- * union of its branches' exact languages when every branch is one segment.
+ * branches' (none when a branch has none; past 64 strings, every string is
+ * cut to the longest prefix length that fits, since a prefix of a string
+ * that must occur must occur too); a group's exact language is the union
+ * of its branches' exact languages when every branch is one segment.
  * Quantifiers: x? adds "" to exact(x); x{n} is exact(x)^n; x+ / x{n,} /
  * x{n,m} with n >= 1 extends the segment with one copy, closes it, and
  * starts the next with one copy (the first copy follows what precedes, the
@@ -51,13 +53,16 @@
  *
  * Bytes that occur in some literal get a class each, all others share class
  * 0.  The trie is built over sorted literals (so the number of states is
- * known before allocating), failure links are resolved into a full DFA in
- * breadth-first order, states are renumbered in that order (shallow, hot
- * states first), and each state gets the sorted, deduplicated ids of every
- * literal ending there or at a state down its failure chain.  A transition
- * carries a flag bit when its target has outputs, so the scan loop is one
- * load per byte and a test.  Up to 32767 states the table holds 16-bit
- * state numbers; above, 32-bit offsets premultiplied by the class count.
+ * known before allocating) as first-child/next-sibling lists.  A
+ * breadth-first walk numbers the states and fills the dense table row by
+ * row: a state's row is its failure state's row (complete, being
+ * shallower) with its own edges on top, which resolves the failure links
+ * into a full DFA without a second table.  Each state gets the sorted,
+ * deduplicated ids of every literal ending there or down its failure
+ * chain.  Finally the states without outputs are renumbered first, so "the
+ * new state has outputs" is one compare: the scan loop is one load per byte
+ * and a compare.  Up to 65536 states a cell is 16 bits (1,000 rules: about
+ * 2 MB); above, 32-bit offsets premultiplied by the class count.
  */
 #include "prefilter.h"
 
@@ -110,6 +115,7 @@ typedef struct seq {
 } seq;
 
 static lang parse_alt(parser *ps, int depth);
+static void reduce(lset *a);
 
 /* ---- sets of strings ---- */
 
@@ -123,7 +129,10 @@ static lset *lset_new(parser *ps)
     return s;
 }
 
-static void lset_free(lset *s) { dm_free(s); }
+static void lset_free(lset *s)
+{
+    dm_free(s);
+}
 
 static lset *lset_one(parser *ps, const char *s, size_t len)
 {
@@ -192,6 +201,39 @@ static lset *lset_union(lset *a, lset *b)
         }
     lset_free(b);
     return a;
+}
+
+/*
+ * req_union() is the union of two req sets (it frees both).  Past the cap,
+ * the strings are cut to the longest length that brings the number of
+ * distinct prefixes under it: a prefix of a string that must occur must
+ * occur too.  NULL when either is NULL, or when even one byte is too many.
+ */
+static lset *req_union(lset *a, lset *b)
+{
+    lset *r = NULL;
+    if (!a || !b)
+        goto out;
+    for (size_t cut = LIT_MAX; cut > 0 && !r; cut--) {
+        lset probe;
+        int full = 0;
+        probe.n = 0;
+        for (size_t i = 0; i < a->n + b->n && !full; i++) {
+            const lset *x = i < a->n ? a : b;
+            size_t j = i < a->n ? i : i - a->n;
+            full = lset_add(&probe, x->s[j], x->len[j] < cut ? x->len[j] : cut) < 0;
+        }
+        if (!full) {
+            memcpy(a, &probe, sizeof probe);
+            reduce(a);
+            r = a;
+            a = NULL;
+        }
+    }
+out:
+    lset_free(a);
+    lset_free(b);
+    return r;
 }
 
 /* product() sets *out to a x b; returns 0 (no set made) past the caps. */
@@ -354,6 +396,12 @@ static void apply_exact(parser *ps, seq *q, lset *l, const quant *qu)
 
 static void apply(parser *ps, seq *q, atom *a, const quant *qu)
 {
+    if (!qu->certain) { /* the braces may be literal text: what follows is apart */
+        close_seg(ps, q);
+        lset_free(a->set);
+        a->set = NULL;
+        return;
+    }
     switch (a->kind) {
     case AT_ZERO: break; /* consumes nothing, repeated or not */
     case AT_OPAQUE: close_seg(ps, q); break;
@@ -372,13 +420,26 @@ static void apply(parser *ps, seq *q, atom *a, const quant *qu)
 
 /* ---- lexical helpers ---- */
 
-static int is_digit(unsigned c) { return c >= '0' && c <= '9'; }
+static int is_digit(unsigned c)
+{
+    return c >= '0' && c <= '9';
+}
 static int is_alnum(unsigned c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-static int is_space(unsigned c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-static char lower(unsigned c) { return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c); }
+static int is_xdigit(unsigned c)
+{
+    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+static int is_space(unsigned c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+static char lower(unsigned c)
+{
+    return (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
 
 /* utf8_skip() returns the end of the UTF-8 character at p, or NULL. */
 static const unsigned char *utf8_skip(const unsigned char *p, const unsigned char *end)
@@ -598,6 +659,15 @@ static atom parse_escape(parser *ps)
         return literal(ps, d);
     }
     p += 2;
+    if (strchr("bBAzZGK", (int)d)) { /* assertions: consume nothing */
+        ps->p = p;
+        a.kind = AT_ZERO;
+        return a;
+    }
+    if (strchr("dDwWsShHvVRXC", (int)d)) { /* character types: consume something */
+        ps->p = p;
+        return a;
+    }
     switch (d) {
     case 'a': ps->p = p; return literal(ps, 0x07);
     case 'e': ps->p = p; return literal(ps, 0x1B);
@@ -605,12 +675,6 @@ static atom parse_escape(parser *ps)
     case 'n': ps->p = p; return literal(ps, 0x0A);
     case 'r': ps->p = p; return literal(ps, 0x0D);
     case 't': ps->p = p; return literal(ps, 0x09);
-    case 'b': case 'B': case 'A': case 'z': case 'Z': case 'G': case 'K':
-        a.kind = AT_ZERO;
-        break;
-    case 'd': case 'D': case 'w': case 'W': case 's': case 'S': case 'h': case 'H':
-    case 'v': case 'V': case 'R': case 'X': case 'C':
-        break;
     case 'N': /* \N{U+hh} is a character; \N alone any non-newline */
         if (end - p >= 3 && p[0] == '{' && p[1] == 'U' && p[2] == '+')
             p = skip_past(p, end, '}');
@@ -619,12 +683,13 @@ static atom parse_escape(parser *ps)
         if (p < end && *p == '{')
             p = skip_past(p, end, '}');
         else
-            for (int i = 0; i < 2 && p < end && (is_digit(*p) || (lower(*p) >= 'a' && lower(*p) <= 'f')); i++)
+            for (int i = 0; i < 2 && p < end && is_xdigit(*p); i++)
                 p++;
         break;
     case 'o': p = p < end && *p == '{' ? skip_past(p, end, '}') : NULL; break;
     case 'c': p = p < end && *p < 0x80 ? p + 1 : NULL; break;
-    case 'p': case 'P':
+    case 'p':
+    case 'P':
         if (p < end && *p == '{')
             p = skip_past(p, end, '}');
         else
@@ -744,8 +809,8 @@ static atom parse_class(parser *ps)
                 continue;
             }
             if (d < 0x80 && !is_alnum(d)) {
-                if (!member[d]++)
-                    n++;
+                n += !member[d];
+                member[d] = 1;
                 p += 2;
                 first = 0;
                 continue;
@@ -791,10 +856,12 @@ static atom parse_class(parser *ps)
             }
             continue;
         }
-        if (c == 0)
+        if (c == 0) {
             ok = 0;
-        else if (!member[(unsigned char)lower(c)]++)
-            n++;
+        } else {
+            n += !member[(unsigned char)lower(c)];
+            member[(unsigned char)lower(c)] = 1;
+        }
         p++;
     }
     ps->p = p;
@@ -938,9 +1005,15 @@ static atom parse_atom(parser *ps, int depth)
                 continue;
             return a;
         case '[': return parse_class(ps);
-        case '.': a.kind = AT_OPAQUE; ps->p++; return a;
+        case '.':
+            a.kind = AT_OPAQUE;
+            ps->p++;
+            return a;
         case '^':
-        case '$': a.kind = AT_ZERO; ps->p++; return a;
+        case '$':
+            a.kind = AT_ZERO;
+            ps->p++;
+            return a;
         case '\\': return parse_escape(ps);
         case '*':
         case '+':
@@ -1008,7 +1081,7 @@ static lang parse_alt(parser *ps, int depth)
         ps->p++;
         lang b = parse_seq(ps, depth);
         acc.exact = lset_union(acc.exact, b.exact);
-        acc.req = lset_union(acc.req, b.req);
+        acc.req = req_union(acc.req, b.req);
     }
     return acc;
 }
@@ -1018,8 +1091,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int dm_literals_extract(const char *pattern, size_t len, int extended, size_t min_len,
-                        char ***out, size_t *n)
+int dm_literals_extract(const char *pattern, size_t len, int extended, size_t min_len, char ***out,
+                        size_t *n)
 {
     parser ps = {(const unsigned char *)pattern, (const unsigned char *)pattern + len,
                  extended != 0, 0, 0};
@@ -1065,12 +1138,11 @@ void dm_literals_free(char **lits, size_t n)
  * Aho-Corasick automaton
  * ====================================================================== */
 
-#define PF_FLAG16 0x8000u
-#define PF_FLAG32 0x80000000u
 #define PF_MAX_BYTES ((size_t)1 << 28) /* of literals: far beyond any rule set */
+#define PF_MAX16 65536                 /* states a 16-bit table can number */
 
 typedef struct pf_lit {
-    const unsigned char *s; /* set at build; bytes are kept in pf->bytes */
+    const unsigned char *s; /* set at build; the bytes are kept in pf->bytes */
     size_t off;
     uint32_t len, id;
 } pf_lit;
@@ -1082,13 +1154,15 @@ struct dm_prefilter {
     pf_lit *lits;
     size_t nlits, lits_cap;
     int built;
-    /* the automaton */
-    uint32_t nclass, nstates;
+    /* the automaton: states without outputs are numbered first, so "has
+     * outputs" is one compare with first_out */
+    uint32_t nclass, nstates, first_out;
     uint8_t cls[256];
-    uint16_t *t16;       /* [state * nclass + class] = next | PF_FLAG16 if it has outputs */
-    uint32_t *t32;       /* [offset + class] = next offset (state * nclass) | PF_FLAG32 */
-    uint32_t *out_start; /* nstates + 1: outputs of state s are out_ids[start[s]..start[s+1]) */
+    uint16_t *t16;       /* [state * nclass + class] = next state */
+    uint32_t *t32;       /* [offset + class] = next offset, offsets = state * nclass */
+    uint32_t *out_start; /* outputs of state first_out + k: out_ids[start[k]..start[k+1]) */
     uint32_t *out_ids;
+    size_t nout_ids;
     uint32_t *always; /* ids with an empty literal: they occur in every text */
     size_t nalways;
 };
@@ -1188,34 +1262,65 @@ static size_t sort_unique(uint32_t *v, size_t n)
     return k;
 }
 
+/* The table while it is built: 16- or 32-bit cells holding state numbers. */
+typedef struct table {
+    uint16_t *t16;
+    uint32_t *t32;
+    size_t K;
+} table;
+
+static uint32_t tget(const table *t, size_t s, size_t c)
+{
+    return t->t16 ? t->t16[s * t->K + c] : t->t32[s * t->K + c];
+}
+
+static void tset(table *t, size_t s, size_t c, uint32_t v)
+{
+    if (t->t16)
+        t->t16[s * t->K + c] = (uint16_t)v;
+    else
+        t->t32[s * t->K + c] = v;
+}
+
+static void *trow(const table *t, size_t s)
+{
+    return t->t16 ? (void *)(t->t16 + s * t->K) : (void *)(t->t32 + s * t->K);
+}
+
+/*
+ * dm_prefilter_build(): sort the literals and build the trie (first-child /
+ * next-sibling lists: 9 bytes a state); walk it breadth first, filling each
+ * state's row of the final table as a copy of its failure state's row (which
+ * is complete, being shallower) with its own edges on top; merge outputs
+ * down the failure links; renumber so states with outputs come last.
+ */
 dm_status dm_prefilter_build(dm_prefilter *pf)
 {
     dm_status st = DM_ENOMEM;
-    uint32_t *tr = NULL, *fail = NULL, *order = NULL, *newid = NULL;
-    uint32_t *own_start = NULL, *own_ids = NULL, *ends = NULL, *out_start = NULL;
-    uint32_t *out_ids = NULL, *always = NULL;
-    uint16_t *t16 = NULL;
-    uint32_t *t32 = NULL;
-    size_t nalways = 0, nout = 0, out_cap = 0;
+    uint32_t *child = NULL, *sibling = NULL, *path = NULL, *ends = NULL, *always = NULL;
+    uint32_t *own_start = NULL, *own_ids = NULL, *queue = NULL, *fail = NULL;
+    uint32_t *out_start = NULL, *out_ids = NULL;
+    uint8_t *label = NULL, *moved = NULL;
+    void *tmp_row = NULL;
+    table t = {NULL, NULL, 1};
+    size_t nalways = 0, nout = 0, out_cap = 0, maxlen = 0;
 
     if (!pf || pf->built)
         return DM_EINVAL;
 
-    /* byte classes */
-    uint8_t used[256] = {0};
+    /* byte classes; when every byte value is used there is no "other" */
+    uint8_t used[256] = {0}, cls[256];
+    unsigned nused = 0;
     for (size_t i = 0; i < pf->nbytes; i++)
         used[pf->bytes[i]] = 1;
-    unsigned nused = 0;
     for (unsigned b = 0; b < 256; b++)
         nused += used[b];
-    uint32_t K = 1;
-    uint8_t cls[256];
-    for (unsigned b = 0; b < 256; b++) /* every byte used: no "other" class */
+    uint32_t K = nused == 256 ? 256 : 1;
+    for (unsigned b = 0; b < 256; b++)
         cls[b] = nused == 256 ? (uint8_t)b : used[b] ? (uint8_t)K++ : 0;
-    if (nused == 256)
-        K = 256;
+    t.K = K;
 
-    /* sort: equal prefixes share trie states, so the count is known */
+    /* sorted, shared prefixes are adjacent: the state count is known */
     for (size_t i = 0; i < pf->nlits; i++)
         pf->lits[i].s = pf->bytes + pf->lits[i].off;
     if (pf->nlits)
@@ -1230,41 +1335,52 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
                 lcp++;
         }
         nstates += l->len - lcp;
-        if (l->len == 0)
-            nalways++;
+        nalways += l->len == 0;
+        if (l->len > maxlen)
+            maxlen = l->len;
     }
-    if (nstates > (size_t)(PF_FLAG32 - 1) / K) {
+    if (nstates > UINT32_MAX / K) {
         st = DM_ETOOLARGE;
         goto out;
     }
 
-    tr = dm_calloc(nstates * K, sizeof *tr);
-    ends = dm_malloc((pf->nlits ? pf->nlits : 1) * sizeof *ends);
+    /* the trie */
+    size_t nl = pf->nlits ? pf->nlits : 1;
+    child = dm_calloc(nstates, sizeof *child); /* 0: none (no edge enters the root) */
+    sibling = dm_malloc(nstates * sizeof *sibling);
+    label = dm_malloc(nstates);
+    path = dm_malloc((maxlen + 1) * sizeof *path);
+    ends = dm_malloc(nl * sizeof *ends);
     always = dm_malloc((nalways ? nalways : 1) * sizeof *always);
-    if (!tr || !ends || !always)
+    if (!child || !sibling || !label || !path || !ends || !always)
         goto out;
-
-    /* the trie; 0 is "no edge" since no edge leads back to the root */
     uint32_t next = 1;
     nalways = 0;
+    path[0] = 0;
     for (size_t i = 0; i < pf->nlits; i++) {
         const pf_lit *l = &pf->lits[i];
-        uint32_t s = 0;
-        for (uint32_t j = 0; j < l->len; j++) {
-            uint32_t *e = &tr[(size_t)s * K + cls[l->s[j]]];
-            if (!*e)
-                *e = next++;
-            s = *e;
+        size_t lcp = 0;
+        if (i > 0) {
+            const pf_lit *m = &pf->lits[i - 1];
+            while (lcp < l->len && lcp < m->len && l->s[lcp] == m->s[lcp])
+                lcp++;
         }
-        ends[i] = s;
+        for (size_t j = lcp; j < l->len; j++) {
+            uint32_t n = next++, parent = path[j];
+            label[n] = cls[l->s[j]];
+            sibling[n] = child[parent];
+            child[parent] = n;
+            path[j + 1] = n;
+        }
+        ends[i] = path[l->len];
         if (l->len == 0)
             always[nalways++] = l->id;
     }
     nalways = sort_unique(always, nalways);
 
-    /* each state's own ids */
+    /* each trie state's own ids */
     own_start = dm_calloc(nstates + 1, sizeof *own_start);
-    own_ids = dm_malloc((pf->nlits ? pf->nlits : 1) * sizeof *own_ids);
+    own_ids = dm_malloc(nl * sizeof *own_ids);
     if (!own_start || !own_ids)
         goto out;
     for (size_t i = 0; i < pf->nlits; i++)
@@ -1275,50 +1391,48 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     for (size_t i = 0; i < pf->nlits; i++)
         if (pf->lits[i].len)
             own_ids[own_start[ends[i]]++] = pf->lits[i].id;
-    for (size_t s = nstates; s > 0; s--) /* undo the shift of the fill */
+    for (size_t s = nstates; s > 0; s--) /* the fill moved each start to the next */
         own_start[s] = own_start[s - 1];
     own_start[0] = 0;
+    dm_free(path);
+    dm_free(ends);
+    path = ends = NULL;
 
-    /* breadth-first: failure links, the full DFA, the new numbering */
+    /* breadth first, states numbered in that order (b below) */
+    if (nstates <= PF_MAX16)
+        t.t16 = dm_calloc(nstates * K, sizeof *t.t16);
+    else
+        t.t32 = dm_calloc(nstates * K, sizeof *t.t32);
+    queue = dm_malloc(nstates * sizeof *queue);
     fail = dm_calloc(nstates, sizeof *fail);
-    order = dm_malloc(nstates * sizeof *order);
-    newid = dm_malloc(nstates * sizeof *newid);
-    if (!fail || !order || !newid)
+    if ((!t.t16 && !t.t32) || !queue || !fail)
         goto out;
-    size_t head = 0, tail = 0;
-    order[tail++] = 0;
-    while (head < tail) {
-        uint32_t s = order[head++];
-        uint32_t *row = &tr[(size_t)s * K];
-        const uint32_t *frow = &tr[(size_t)fail[s] * K];
-        for (uint32_t c = 0; c < K; c++) {
-            uint32_t t = row[c];
-            if (s == 0) {
-                if (t) {
-                    fail[t] = 0;
-                    order[tail++] = t;
-                }
-            } else if (t) {
-                fail[t] = frow[c];
-                order[tail++] = t;
-            } else {
-                row[c] = frow[c];
-            }
+    size_t tail = 1;
+    queue[0] = 0;
+    for (size_t b = 0; b < tail; b++) {
+        if (b)
+            memcpy(trow(&t, b), trow(&t, fail[b]), K * (t.t16 ? 2 : 4));
+        for (uint32_t c = child[queue[b]]; c; c = sibling[c]) {
+            fail[tail] = b ? tget(&t, fail[b], label[c]) : 0;
+            tset(&t, b, label[c], (uint32_t)tail);
+            queue[tail++] = c;
         }
     }
-    for (size_t i = 0; i < nstates; i++)
-        newid[order[i]] = (uint32_t)i;
+    dm_free(child);
+    dm_free(sibling);
+    dm_free(label);
+    child = sibling = NULL;
+    label = NULL;
 
-    /* outputs merged down the failure chain, in the new order */
+    /* outputs, merged down the failure links (fail[b] < b: already final) */
     out_start = dm_malloc((nstates + 1) * sizeof *out_start);
     if (!out_start)
         goto out;
-    for (size_t i = 0; i < nstates; i++) {
-        uint32_t s = order[i];
-        uint32_t f = newid[fail[s]];
+    for (size_t b = 0; b < nstates; b++) {
+        uint32_t s = queue[b], f = fail[b];
         size_t nown = own_start[s + 1] - own_start[s];
-        size_t nf = i ? out_start[f + 1] - out_start[f] : 0;
-        out_start[i] = (uint32_t)nout;
+        size_t nf = b ? out_start[f + 1] - out_start[f] : 0;
+        out_start[b] = (uint32_t)nout;
         if (nout + nown + nf > UINT32_MAX) {
             st = DM_ETOOLARGE;
             goto out;
@@ -1333,34 +1447,64 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
             out_ids = o;
             out_cap = cap;
         }
-        memcpy(out_ids + nout, own_ids + own_start[s], nown * sizeof *out_ids);
-        if (nf) /* f < i: already final */
+        if (nown)
+            memcpy(out_ids + nout, own_ids + own_start[s], nown * sizeof *out_ids);
+        if (nf)
             memcpy(out_ids + nout + nown, out_ids + out_start[f], nf * sizeof *out_ids);
         nout += sort_unique(out_ids + nout, nown + nf);
-        out_start[i + 1] = (uint32_t)nout;
+        out_start[b + 1] = (uint32_t)nout;
     }
+    dm_free(own_start);
+    dm_free(own_ids);
+    dm_free(fail);
+    own_start = own_ids = fail = NULL;
 
-    /* the final table */
-    if (nstates <= PF_FLAG16 - 1) {
-        t16 = dm_malloc(nstates * K * sizeof *t16);
-        if (!t16)
-            goto out;
-    } else {
-        t32 = dm_malloc(nstates * K * sizeof *t32);
-        if (!t32)
-            goto out;
-    }
-    for (size_t i = 0; i < nstates; i++) {
-        const uint32_t *row = &tr[(size_t)order[i] * K];
-        for (uint32_t c = 0; c < K; c++) {
-            uint32_t t = newid[row[c]];
-            int has = out_start[t + 1] > out_start[t];
-            if (t16)
-                t16[i * K + c] = (uint16_t)(t | (has ? PF_FLAG16 : 0));
-            else
-                t32[i * K + c] = t * K | (has ? PF_FLAG32 : 0);
+    /* renumber: states without outputs first (the root among them: it has
+     * none, empty literals live in `always`), each group in BFS order */
+    uint32_t *perm = queue; /* reused */
+    size_t nquiet = 0;
+    for (size_t b = 0; b < nstates; b++)
+        nquiet += out_start[b + 1] == out_start[b];
+    size_t qn = 0, on = nquiet;
+    for (size_t b = 0; b < nstates; b++)
+        perm[b] = (uint32_t)(out_start[b + 1] == out_start[b] ? qn++ : on++);
+    for (size_t b = 0; b < nstates; b++) /* entries first, then whole rows */
+        for (size_t c = 0; c < K; c++) {
+            uint32_t v = perm[tget(&t, b, c)];
+            tset(&t, b, c, t.t32 ? v * K : v);
         }
+    size_t rowbytes = K * (t.t16 ? 2 : 4);
+    moved = dm_calloc(nstates / 8 + 1, 1);
+    tmp_row = dm_malloc(rowbytes);
+    if (!moved || !tmp_row)
+        goto out;
+    for (size_t b = 0; b < nstates; b++) { /* follow each cycle of perm */
+        if (moved[b >> 3] >> (b & 7) & 1 || perm[b] == b)
+            continue;
+        memcpy(tmp_row, trow(&t, b), rowbytes);
+        size_t cur = b;
+        do {
+            size_t to = perm[cur];
+            void *save = trow(&t, to);
+            /* swap tmp_row (row `cur`) into place `to` */
+            for (size_t k = 0; k < rowbytes; k++) {
+                uint8_t x = ((uint8_t *)save)[k];
+                ((uint8_t *)save)[k] = ((uint8_t *)tmp_row)[k];
+                ((uint8_t *)tmp_row)[k] = x;
+            }
+            moved[cur >> 3] |= (uint8_t)(1u << (cur & 7));
+            cur = to;
+        } while (cur != b);
     }
+    /* outputs of the states numbered nquiet.., in the same order */
+    size_t k = 0;
+    for (size_t b = 0; b < nstates; b++)
+        if (out_start[b + 1] != out_start[b])
+            out_start[k++] = out_start[b];
+    out_start[k] = (uint32_t)nout;
+    uint32_t *os = dm_realloc(out_start, (k + 1) * sizeof *os);
+    if (os)
+        out_start = os;
     if (nout && nout < out_cap) {
         uint32_t *o = dm_realloc(out_ids, nout * sizeof *o);
         if (o)
@@ -1370,37 +1514,43 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     memcpy(pf->cls, cls, sizeof cls);
     pf->nclass = K;
     pf->nstates = (uint32_t)nstates;
-    pf->t16 = t16;
-    pf->t32 = t32;
+    pf->first_out = (uint32_t)nquiet;
+    pf->t16 = t.t16;
+    pf->t32 = t.t32;
     pf->out_start = out_start;
     pf->out_ids = out_ids;
+    pf->nout_ids = nout;
     pf->always = always;
     pf->nalways = nalways;
-    t16 = NULL;
-    t32 = NULL;
+    t.t16 = NULL;
+    t.t32 = NULL;
     out_start = out_ids = always = NULL;
     free_literals(pf);
     pf->built = 1;
     st = DM_OK;
 out:
-    dm_free(tr);
-    dm_free(fail);
-    dm_free(order);
-    dm_free(newid);
+    dm_free(child);
+    dm_free(sibling);
+    dm_free(label);
+    dm_free(path);
+    dm_free(ends);
+    dm_free(always);
     dm_free(own_start);
     dm_free(own_ids);
-    dm_free(ends);
+    dm_free(queue);
+    dm_free(fail);
     dm_free(out_start);
     dm_free(out_ids);
-    dm_free(always);
-    dm_free(t16);
-    dm_free(t32);
+    dm_free(moved);
+    dm_free(tmp_row);
+    dm_free(t.t16);
+    dm_free(t.t32);
     return st;
 }
 
-static void emit(const dm_prefilter *pf, uint32_t s, uint64_t *hits)
+static void emit(const dm_prefilter *pf, size_t k, uint64_t *hits)
 {
-    for (uint32_t i = pf->out_start[s]; i < pf->out_start[s + 1]; i++) {
+    for (uint32_t i = pf->out_start[k]; i < pf->out_start[k + 1]; i++) {
         uint32_t id = pf->out_ids[i];
         hits[id >> 6] |= (uint64_t)1 << (id & 63);
     }
@@ -1421,26 +1571,22 @@ void dm_prefilter_scan(const dm_prefilter *pf, const char *text, size_t len, uin
         return;
     const unsigned char *p = (const unsigned char *)text, *end = p + len;
     const uint8_t *cls = pf->cls;
-    const size_t K = pf->nclass;
+    const size_t K = pf->nclass, first = pf->first_out;
+    size_t s = 0;
     if (pf->t16) {
         const uint16_t *t = pf->t16;
-        size_t s = 0;
         for (; p < end; p++) {
             s = t[s * K + cls[*p]];
-            if (s & PF_FLAG16) {
-                s &= PF_FLAG16 - 1;
-                emit(pf, (uint32_t)s, hits);
-            }
+            if (s >= first)
+                emit(pf, s - first, hits);
         }
     } else {
         const uint32_t *t = pf->t32;
-        size_t s = 0;
+        const size_t first_off = first * K;
         for (; p < end; p++) {
             s = t[s + cls[*p]];
-            if (s & PF_FLAG32) {
-                s &= PF_FLAG32 - 1;
-                emit(pf, (uint32_t)(s / K), hits);
-            }
+            if (s >= first_off)
+                emit(pf, s / K - first, hits);
         }
     }
 }
@@ -1453,8 +1599,8 @@ size_t dm_prefilter_size(const dm_prefilter *pf)
     if (pf->built) {
         size_t cells = (size_t)pf->nstates * pf->nclass;
         n += pf->t16 ? cells * sizeof *pf->t16 : cells * sizeof *pf->t32;
-        n += ((size_t)pf->nstates + 1) * sizeof *pf->out_start;
-        n += (size_t)pf->out_start[pf->nstates] * sizeof *pf->out_ids;
+        n += ((size_t)pf->nstates - pf->first_out + 1) * sizeof *pf->out_start;
+        n += pf->nout_ids * sizeof *pf->out_ids;
         n += pf->nalways * sizeof *pf->always;
     }
     return n;

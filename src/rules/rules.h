@@ -189,12 +189,22 @@ struct dm_ruleset {
     size_t nalways;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
+    /* what a record runs, set at bind: rules with no prefilter gate, the
+     * gated rule of each prefilter id (-1: none) and its field, the metas
+     * in order; and which rules fired, in the order they were decided */
+    size_t *plain, nplain;
+    int *gate_rule, *gate_field;
+    unsigned gate_fields; /* bit per dm_field */
+    size_t *metas, nmetas;
+    size_t *fired_list, nfired;
+    int any_limit; /* some rule hit a PCRE2 limit on this record */
     unsigned char *fired; /* per rule: this record */
     unsigned char *limit; /* per rule: hit a PCRE2 limit on this record */
     dm_norm norm[DM_FIELD_COUNT];
     int norm_done[DM_FIELD_COUNT]; /* 1 normalized, 2 with the offset map */
     int pf_done[DM_FIELD_COUNT];
     int bound;        /* compiled against a context */
+    int no_prefilter; /* every pattern runs (benchmarks) */
     int uses_pitched; /* some rule tests history.pitched */
     int in_pitched;   /* evaluating a past message for history.pitched */
     dm_map pitched;   /* history pointer (as text) -> 1 + pitched, cached */

@@ -14,6 +14,10 @@
  * nor its dependencies, only POSIX (and wait4(), which Linux and the BSDs
  * have), so it measures the binary exactly as users run it.
  *
+ * Then the rule-count scaling: on SCALE_ROWS rows, the cost per record with
+ * 100 and with 1,000 generated rules, with the literal prefilter and
+ * without it (--no-prefilter), and the ratio 1,000 : 100 rules.
+ *
  * Exit status: 0 when doorman succeeded and the targets were met (or not
  * judged: below 100,000 rows start-up time dominates), 1 when doorman or
  * the benchmark failed, 2 on a usage error, 3 when doorman succeeded but
@@ -44,7 +48,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TARGET_RECORDS_PER_CPU_S 100000.0
+#define TARGET_RECORDS_PER_CPU_S 200000.0 /* with the default rules */
+#define TARGET_SCALE_RATIO 3.0            /* 1,000 rules cost < 3x 100 rules */
+#define SCALE_ROWS 100000ULL
 #define TARGET_PEAK_RSS_MB 64.0
 #define DEFAULT_ROWS 1000000ULL
 #define JUDGE_MIN_ROWS 100000ULL
@@ -434,6 +440,7 @@ static void usage(FILE *fp)
             "usage: doorman-bench [-n N] [--keep] PATH_TO_DOORMAN [EXTRA ARGS...]\n"
             "  -n N     rows to generate (default %llu)\n"
             "  --keep   keep the temporary folder and its Invitations.csv\n"
+            "  --no-scale  skip the 100 / 1,000 generated rules runs\n"
             "runs: doorman triage FILE --format jsonl [EXTRA ARGS...] > /dev/null\n",
             (unsigned long long)DEFAULT_ROWS);
 }
@@ -466,12 +473,131 @@ static long file_size(const char *path)
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
+/* gen_csv() writes `rows` rows to `path`; returns the note bytes, or -1. */
+static long long gen_csv(const char *path, unsigned long long rows, char *row_buf,
+                         char *note_buf, unsigned long long *with_note)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp) {
+        fprintf(stderr, "doorman-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    rng_state = 0x9e3779b97f4a7c15ULL; /* the same rows for the same N */
+    struct out row = {row_buf, 0, ROW_MAX}, note = {note_buf, 0, NOTE_MAX};
+    unsigned long long note_bytes = 0;
+    *with_note = 0;
+    fputs(header, fp);
+    for (unsigned long long i = 0; i < rows; i++) {
+        size_t n = make_row(&row, &note, i);
+        note_bytes += n;
+        *with_note += n > 0;
+        fwrite(row.p, 1, row.len, fp);
+    }
+    if (fclose(fp) != 0) {
+        fprintf(stderr, "doorman-bench: writing %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return (long long)note_bytes;
+}
+
+/* Words for generated rules: most never occur in the notes, as with real rules. */
+static const char *const gen_words[] = {
+    "acquisition", "affiliate", "bespoke",  "blockchain", "branding",  "bundle",
+    "campaign",    "cashback",  "chatbot",  "cloud",      "cohort",    "conversion",
+    "coupon",      "dashboard", "discount", "dropship",   "ebook",     "enterprise",
+    "franchise",   "funnel",    "giveaway", "headhunter", "influencer", "invoice",
+    "landing",     "licensing", "loyalty",  "magnet",     "membership", "merch",
+    "newsletter",  "onboarding", "payroll", "platform",   "podcast",   "portfolio",
+    "premium",     "promo",     "referral", "reseller",   "retargeting", "saas",
+    "sponsorship", "subscription", "template", "trial",   "upsell",    "webinar",
+    "whitelabel",  "wholesale", "growth",   "business",   "clients",   "revenue",
+};
+#define NGEN (sizeof gen_words / sizeof gen_words[0])
+
+/* gen_rules() writes `n` rules like real ones: a phrase with alternatives. */
+static int gen_rules(const char *path, unsigned n)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp) {
+        fprintf(stderr, "doorman-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    rng_state = 0x2545f4914f6cdd1dULL;
+    for (unsigned i = 0; i < n; i++) {
+        const char *a = gen_words[rng_below(NGEN)], *b = gen_words[rng_below(NGEN)];
+        const char *c = gen_words[rng_below(NGEN)], *d = gen_words[rng_below(NGEN)];
+        fprintf(fp,
+                "rule GEN_%u {\n    describe \"generated rule %u\"\n    score 0.1\n"
+                "    when message =~ /\\b(%s|%s)[- ]?%s(s|ing)? %u\\b|\\b%s %s plan %u\\b/\n"
+                "    test hit \"%s %s %u\"\n    test miss \"nothing\"\n}\n",
+                i, i, a, b, c, i, d, a, i, a, c, i);
+    }
+    if (fclose(fp) != 0)
+        return -1;
+    return 0;
+}
+
+struct run_result {
+    double wall, cpu, rss_mb;
+};
+
+/* run() runs doorman with `args` (NULL-terminated), stdout to /dev/null. */
+static int run(const char *doorman, char **args, const char *err_path, int keep,
+               struct run_result *r)
+{
+    double start = now_s();
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "doorman-bench: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        int errfd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (devnull < 0 || errfd < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
+            dup2(errfd, STDERR_FILENO) < 0)
+            _exit(126);
+        close(devnull);
+        close(errfd);
+        execvp(doorman, args);
+        fprintf(stderr, "doorman-bench: cannot run %s: %s\n", doorman, strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "doorman-bench: wait4: %s\n", strerror(errno));
+            return -1;
+        }
+    }
+    r->wall = now_s() - start;
+    r->cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+    r->rss_mb = (double)ru.ru_maxrss / 1024.0; /* KiB on Linux */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (WIFSIGNALED(status))
+            fprintf(stderr, "doorman-bench: doorman was killed by signal %d (%s)\n",
+                    WTERMSIG(status), strsignal(WTERMSIG(status)));
+        else
+            fprintf(stderr, "doorman-bench: doorman exited with status %d\n",
+                    WEXITSTATUS(status));
+        fprintf(stderr, "doorman-bench: its standard error:\n");
+        show_tail(err_path, 4096);
+        if (!keep)
+            fprintf(stderr, "doorman-bench: run again with --keep to keep its input\n");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long long rows = DEFAULT_ROWS;
-    int keep = 0, argi = 1, rc = 1;
-    char dir[4096] = "", csv_path[4200] = "", err_path[4200] = "";
-    FILE *fp = NULL;
+    int keep = 0, argi = 1, rc = 1, scale = 1;
+    char dir[4096] = "", csv_path[4200] = "", err_path[4200] = "", scale_csv[4200] = "";
+    char rules100[4200] = "", rules1000[4200] = "", empty_csv[4200] = "";
     char *row_buf = NULL, *note_buf = NULL;
     char **child_argv = NULL;
 
@@ -482,6 +608,8 @@ int main(int argc, char **argv)
             break;
         } else if (strcmp(a, "--keep") == 0) {
             keep = 1;
+        } else if (strcmp(a, "--no-scale") == 0) {
+            scale = 0;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
@@ -518,39 +646,23 @@ int main(int argc, char **argv)
     }
     snprintf(csv_path, sizeof csv_path, "%s/Invitations.csv", dir);
     snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
-
-    fp = fopen(csv_path, "wb");
     row_buf = malloc(ROW_MAX);
     note_buf = malloc(NOTE_MAX);
-    if (!fp || !row_buf || !note_buf) {
-        fprintf(stderr, "doorman-bench: %s: %s\n", csv_path, strerror(errno));
+    if (!row_buf || !note_buf)
         goto out;
-    }
-    setvbuf(fp, NULL, _IOFBF, 1 << 20);
-    struct out row = {row_buf, 0, ROW_MAX}, note = {note_buf, 0, NOTE_MAX};
-    unsigned long long note_bytes = 0, with_note = 0;
+    unsigned long long with_note = 0;
     double t0 = now_s();
-    fputs(header, fp);
-    for (unsigned long long i = 0; i < rows; i++) {
-        size_t n = make_row(&row, &note, i);
-        note_bytes += n;
-        with_note += n > 0;
-        fwrite(row.p, 1, row.len, fp);
-    }
-    if (fclose(fp) != 0) {
-        fp = NULL;
-        fprintf(stderr, "doorman-bench: writing %s: %s\n", csv_path, strerror(errno));
+    long long note_bytes = gen_csv(csv_path, rows, row_buf, note_buf, &with_note);
+    if (note_bytes < 0)
         goto out;
-    }
-    fp = NULL;
     printf("generated %s: %llu rows (%llu with a note), %.1f MB, note text %.1f MB, in %.2f s\n",
-           csv_path, rows, with_note, (double)file_size(csv_path) / MB, (double)note_bytes / MB,
-           now_s() - t0);
+           csv_path, rows, with_note, (double)file_size(csv_path) / MB,
+           (double)note_bytes / MB, now_s() - t0);
     fflush(stdout);
 
-    /* ---- run ------------------------------------------------------ */
+    /* ---- the default rules ---------------------------------------- */
     int nextra = argc - argi;
-    child_argv = calloc((size_t)nextra + 6, sizeof *child_argv);
+    child_argv = calloc((size_t)nextra + 16, sizeof *child_argv);
     if (!child_argv)
         goto out;
     child_argv[0] = (char *)doorman;
@@ -560,65 +672,19 @@ int main(int argc, char **argv)
     child_argv[4] = "jsonl";
     for (int i = 0; i < nextra; i++)
         child_argv[5 + i] = argv[argi + i];
-
-    double start = now_s();
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "doorman-bench: fork: %s\n", strerror(errno));
+    struct run_result r;
+    if (run(doorman, child_argv, err_path, keep, &r) != 0)
         goto out;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        int errfd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (devnull < 0 || errfd < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
-            dup2(errfd, STDERR_FILENO) < 0)
-            _exit(126);
-        close(devnull);
-        close(errfd);
-        execvp(doorman, child_argv);
-        fprintf(stderr, "doorman-bench: cannot run %s: %s\n", doorman, strerror(errno));
-        _exit(127);
-    }
-    int status = 0;
-    struct rusage ru;
-    memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0) {
-        if (errno != EINTR) {
-            fprintf(stderr, "doorman-bench: wait4: %s\n", strerror(errno));
-            goto out;
-        }
-    }
-    double wall = now_s() - start;
-    double cpu = tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
-#ifdef __APPLE__
-    double rss_mb = (double)ru.ru_maxrss / MB; /* bytes there */
-#else
-    double rss_mb = (double)ru.ru_maxrss / 1024.0; /* KiB */
-#endif
 
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        if (WIFSIGNALED(status))
-            fprintf(stderr, "doorman-bench: doorman was killed by signal %d (%s)\n",
-                    WTERMSIG(status), strsignal(WTERMSIG(status)));
-        else
-            fprintf(stderr, "doorman-bench: doorman exited with status %d\n", WEXITSTATUS(status));
-        fprintf(stderr, "doorman-bench: its standard error:\n");
-        show_tail(err_path, 4096);
-        if (!keep)
-            fprintf(stderr, "doorman-bench: run again with --keep to keep its input\n");
-        goto out;
-    }
-
-    /* ---- report --------------------------------------------------- */
-    double cpu_floor = cpu > 1e-6 ? cpu : 1e-6;
+    double cpu_floor = r.cpu > 1e-6 ? r.cpu : 1e-6;
     double rps = (double)rows / cpu_floor;
     double mbps = (double)note_bytes / MB / cpu_floor;
-    int pass = rps >= TARGET_RECORDS_PER_CPU_S && rss_mb < TARGET_PEAK_RSS_MB;
+    int pass = rps >= TARGET_RECORDS_PER_CPU_S && r.rss_mb < TARGET_PEAK_RSS_MB;
     /* Below this many records start-up (rules, regexes) dominates the CPU time. */
     int judged = rows >= JUDGE_MIN_ROWS;
-    printf("records: %llu   note text: %.1f MB\n", rows, (double)note_bytes / MB);
+    printf("default rules: records: %llu   note text: %.1f MB\n", rows, (double)note_bytes / MB);
     printf("wall: %.2f s   cpu: %.2f s   records/s (cpu): %.0f   MB/s: %.1f   peak RSS: %.1f MB\n",
-           wall, cpu, rps, mbps, rss_mb);
+           r.wall, r.cpu, rps, mbps, r.rss_mb);
     printf("targets: >= %.0f records/s, peak RSS < %.0f MB: %s\n", TARGET_RECORDS_PER_CPU_S,
            TARGET_PEAK_RSS_MB,
            !judged ? "not judged below " JUDGE_MIN_ROWS_TEXT " records"
@@ -630,11 +696,53 @@ int main(int argc, char **argv)
         fflush(stdout);
         show_tail(err_path, 1024);
     }
-    rc = pass || !judged ? 0 : 3;
+    fflush(stdout);
+
+    /* ---- the cost of more rules ---------------------------------- */
+    int scale_pass = 1;
+    if (scale) {
+        unsigned long long srows = rows < SCALE_ROWS ? rows : SCALE_ROWS;
+        snprintf(scale_csv, sizeof scale_csv, "%s/scale.csv", dir);
+        snprintf(rules100, sizeof rules100, "%s/r100.rules", dir);
+        snprintf(rules1000, sizeof rules1000, "%s/r1000.rules", dir);
+        if (gen_csv(scale_csv, srows, row_buf, note_buf, &with_note) < 0 ||
+            gen_rules(rules100, 100) != 0 || gen_rules(rules1000, 1000) != 0)
+            goto out;
+        /* a header-only file measures start-up (loading and compiling the rules),
+         * which is taken off so that the figures are the cost per record */
+        snprintf(empty_csv, sizeof empty_csv, "%s/empty.csv", dir);
+        if (gen_csv(empty_csv, 0, row_buf, note_buf, &with_note) < 0)
+            goto out;
+        double us[2][2]; /* [prefilter on/off][100/1000] */
+        const char *files[2] = {rules100, rules1000};
+        for (int pf = 0; pf < 2; pf++) {
+            for (int k = 0; k < 2; k++) {
+                char *a[12] = {(char *)doorman, "triage", empty_csv, "--format", "jsonl",
+                               "--no-default-rules", "--rules", (char *)files[k],
+                               pf ? "--no-prefilter" : NULL, NULL};
+                struct run_result st;
+                if (run(doorman, a, err_path, keep, &st) != 0)
+                    goto out;
+                a[2] = scale_csv;
+                if (run(doorman, a, err_path, keep, &r) != 0)
+                    goto out;
+                double per = r.cpu - st.cpu > 0 ? r.cpu - st.cpu : 0;
+                us[pf][k] = per * 1e6 / (double)srows;
+                printf("%4d rules, prefilter %s: %.2f us/record (start-up %.2f s, peak RSS "
+                       "%.1f MB)\n",
+                       k ? 1000 : 100, pf ? "off" : "on ", us[pf][k], st.cpu, r.rss_mb);
+                fflush(stdout);
+            }
+        }
+        double ratio_on = us[0][1] / us[0][0], ratio_off = us[1][1] / us[1][0];
+        scale_pass = ratio_on < TARGET_SCALE_RATIO;
+        printf("1000 rules cost %.2fx 100 rules with the prefilter (%.2fx without); "
+               "target < %.0fx: %s\n",
+               ratio_on, ratio_off, TARGET_SCALE_RATIO, scale_pass ? "PASS" : "FAIL");
+    }
+    rc = (pass || !judged) && scale_pass ? 0 : 3;
 
 out:
-    if (fp)
-        fclose(fp);
     free(row_buf);
     free(note_buf);
     free(child_argv);
@@ -642,8 +750,11 @@ out:
         if (keep) {
             printf("kept %s\n", dir);
         } else {
-            unlink(csv_path);
-            unlink(err_path);
+            const char *files[] = {csv_path,  err_path,  scale_csv,
+                                   rules100, rules1000, empty_csv};
+            for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+                if (files[i][0])
+                    unlink(files[i]);
             if (rmdir(dir) != 0)
                 fprintf(stderr, "doorman-bench: rmdir %s: %s\n", dir, strerror(errno));
         }

@@ -6,11 +6,15 @@
  * read size from "all at once" down to one byte per read.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -59,27 +63,29 @@ static void mem_input(dm_input *in, mem *m, const char *data, size_t len, size_t
 /* ---- expectations ---- */
 
 #define MAXF 8
-#define MAXEV 8
+#define MAXEV 10
 
 typedef struct ev {
     dm_status code;      /* DM_OK: a row */
-    int line;            /* the row's first line */
-    int column;          /* errors only */
+    int row;             /* the row's first line (dm_csv_line()) */
+    int line, column;    /* errors only: where the problem is */
     const char *text;    /* errors only */
     const char *f[MAXF]; /* a row's fields, NULL-terminated */
 } ev;
 
 /* The table reads best one case per line. */
 /* clang-format off */
-#define ROW(line, ...) {DM_OK, line, 0, NULL, {__VA_ARGS__, NULL}}
-#define ERR(code, line, col, text) {code, line, col, text, {NULL}}
+#define ROW(line, ...) {DM_OK, line, 0, 0, NULL, {__VA_ARGS__, NULL}}
+#define ERR(code, line, col, text) {code, line, line, col, text, {NULL}}
+/* a problem at line:col of the multi-line row that starts at `row` */
+#define ERR_IN(code, row, line, col, text) {code, row, line, col, text, {NULL}}
 
 typedef struct csv_case {
     const char *name;
     const char *in;
     size_t len; /* 0: strlen(in) */
     size_t max_field, max_row;
-    ev ev[MAXEV]; /* up to the first with line 0 */
+    ev ev[MAXEV]; /* up to the first with row 0 */
 } csv_case;
 
 static const csv_case cases[] = {
@@ -142,8 +148,8 @@ static const csv_case cases[] = {
     {"cr after closing quote", "\"a\"\rx\nb\n", 0, 0, 0,
      {ERR(DM_ESYNTAX, 1, 4, "unexpected byte 0x0D after closing quote at column 4"),
       ROW(2, "b")}},
-    {"text after closing quote, later line", "\"a\nbc\"d\ne\n", 0, 0, 0,
-     {ERR(DM_ESYNTAX, 1, 4, "unexpected character 'd' after closing quote at line 2, column 4"),
+    {"first error of a row wins, multi-line", "\"a\"x,\"b\nc\",d\ne\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 4, "unexpected character 'x' after closing quote at column 4"),
       ROW(3, "e")}},
     {"first error of a row wins", "\"a\"x,\xFF\nb\n", 0, 0, 0,
      {ERR(DM_ESYNTAX, 1, 4, "unexpected character 'x' after closing quote at column 4"),
@@ -165,7 +171,8 @@ static const csv_case cases[] = {
     {"invalid utf-8 in a quoted field", "\"a\"\"\xFF\"\n", 0, 0, 0,
      {ERR(DM_EUTF8, 1, 5, "invalid UTF-8 at column 5")}},
     {"invalid utf-8 on a later line", "x,\"line1\nab\"\"\xC3(\"\nz\n", 0, 0, 0,
-     {ERR(DM_EUTF8, 1, 5, "invalid UTF-8 at line 2, column 5"), ROW(3, "z")}},
+     {ERR_IN(DM_EUTF8, 1, 2, 5, "invalid UTF-8 at line 2, column 5, in the row starting at line 1"),
+      ROW(3, "z")}},
     {"nul byte", "a\0b,c\nd\n", 8, 0, 0,
      {ERR(DM_EUTF8, 1, 2, "NUL byte at column 2"), ROW(2, "d")}},
     {"nul byte quoted", "x,\"\0\"\n", 6, 0, 0, {ERR(DM_EUTF8, 1, 4, "NUL byte at column 4")}},
@@ -176,7 +183,8 @@ static const csv_case cases[] = {
     {"quoted field too large", "a,\"xx\nyyyy\",b\nok\n", 0, 4, 0,
      {ERR(DM_ETOOLARGE, 1, 3, "field 2 is larger than 4 bytes"), ROW(3, "ok")}},
     {"field too large on a later line", "\"a\nb\",\"toolong\"\nok\n", 0, 4, 0,
-     {ERR(DM_ETOOLARGE, 1, 4, "field 2 is larger than 4 bytes (it starts on line 2)"),
+     {ERR_IN(DM_ETOOLARGE, 1, 2, 4, "field 2 is larger than 4 bytes "
+             "(it starts at line 2, column 4, in the row starting at line 1)"),
       ROW(3, "ok")}},
     {"row too large", "abc,def,ghi\nok\n", 0, 0, 8,
      {ERR(DM_ETOOLARGE, 1, 0, "row is larger than 8 bytes"), ROW(2, "ok")}},
@@ -196,9 +204,14 @@ static const csv_case cases[] = {
      {ROW(1, "a"), ERR(DM_ESYNTAX, 2, 1, "unterminated quoted field (opened at column 1)")}},
     {"unterminated quote after a bom", "\xEF\xBB\xBF\"a\nb\n", 0, 0, 0,
      {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"), ROW(2, "b")}},
+    /* the row is its first line alone: its open quote is the one at column 1 */
     {"unterminated quote opened on a later line", "\"a\nb\",\"c\nd,e\n", 0, 0, 0,
-     {ERR(DM_ESYNTAX, 1, 4, "unterminated quoted field (opened at line 2, column 4)"),
+     {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"),
       ERR(DM_ESYNTAX, 2, 4, "unterminated quoted field (opened at column 4)"), ROW(3, "d", "e")}},
+    {"unterminated quote opened on a later line, too large to resume",
+     "\"a\nbcdefghij\",\"c\nd,e\n", 0, 0, 8,
+     {ERR_IN(DM_ESYNTAX, 1, 2, 12, "unterminated quoted field "
+             "(opened at line 2, column 12, in the row starting at line 1)")}},
     {"unterminated quote, resumed rows have errors too", "\"a\nb\xFF\nc\n", 0, 0, 0,
      {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"),
       ERR(DM_EUTF8, 2, 2, "invalid UTF-8 at column 2"), ROW(3, "c")}},
@@ -206,9 +219,74 @@ static const csv_case cases[] = {
      {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"), ROW(2, "x")}},
     {"unterminated quote in a row too large to resume", "\"abc\ndefghijkl\nx\n", 0, 0, 8,
      {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)")}},
-    {"crlf lines count once", "\"a\r\nb\r\n\"x\r\nc\r\n", 0, 0, 0,
-     {ERR(DM_ESYNTAX, 1, 2, "unexpected character 'x' after closing quote at line 3, column 2"),
+    {"crlf lines count once", "\"a\r\nb\r\n\xFF\"\r\nc\r\n", 0, 0, 0,
+     {ERR_IN(DM_EUTF8, 1, 3, 1, "invalid UTF-8 at line 3, column 1, in the row starting at line 1"),
       ROW(4, "c")}},
+    {"crlf lines count once, resumed", "\"a\r\nb\r\n\"x\r\nc\r\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"), ROW(2, "b"),
+      ERR(DM_ESYNTAX, 3, 1, "unterminated quoted field (opened at column 1)"), ROW(4, "c")}},
+
+    /* ---- a stray quote swallows rows: they come out all the same ---- */
+    {"quote inside an unquoted note is data",
+     "Ann,Me,\"2/12/26, 11:44 AM\",He said \"hi there,IN\nBob,Me,\"2/12/26, 11:45 AM\",,IN\n",
+     0, 0, 0,
+     {ROW(1, "Ann", "Me", "2/12/26, 11:44 AM", "He said \"hi there", "IN"),
+      ROW(2, "Bob", "Me", "2/12/26, 11:45 AM", "", "IN")}},
+    /* the note's quote closes at the next row's "Sent At": text after it */
+    {"stray quote swallows the next row",
+     "h,s,n,d\na,\"1\",,IN\nb,\"2\",\"Hi there,IN\nc,\"3\",,IN\nd,\"4\",\"ok\",IN\n", 0, 0, 0,
+     {ROW(1, "h", "s", "n", "d"), ROW(2, "a", "1", "", "IN"),
+      ERR(DM_ESYNTAX, 3, 7, "unterminated quoted field (opened at column 7)"),
+      ROW(4, "c", "3", "", "IN"), ROW(5, "d", "4", "ok", "IN")}},
+    {"stray quote swallows several rows",
+     "a,\"x\nb\nc\nd,\"e\"\nf\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 3, "unterminated quoted field (opened at column 3)"), ROW(2, "b"),
+      ROW(3, "c"), ROW(4, "d", "e"), ROW(5, "f")}},
+    {"text after closing quote, later line", "\"a\nbc\"d\ne\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"), ROW(2, "bc\"d"),
+      ROW(3, "e")}},
+    {"cr after closing quote, later line", "\"a\nb\"\rc\nd\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"),
+      ROW(2, "b\"\rc"), ROW(3, "d")}},
+    /* evidence of a stray quote outranks the row's other problems */
+    {"stray quote after invalid utf-8", "\xFF,\"a\nb\"x\nc\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 3, "unterminated quoted field (opened at column 3)"), ROW(2, "b\"x"),
+      ROW(3, "c")}},
+    {"stray quote after a field too large", "abcdef,\"g\nh\"i\nj\n", 0, 4, 0,
+     {ERR(DM_ESYNTAX, 1, 8, "unterminated quoted field (opened at column 8)"), ROW(2, "h\"i"),
+      ROW(3, "j")}},
+    /* a multi-line field that ends cleanly is the row's own: skipped whole */
+    {"field too large, multi-line, skipped whole", "a,\"bcd\nefgh\",i\nj\n", 0, 4, 0,
+     {ERR(DM_ETOOLARGE, 1, 3, "field 2 is larger than 4 bytes"), ROW(3, "j")}},
+    /* resuming needs the row's bytes from its second line: at most max_row */
+    {"stray quote too far to resume", "\"abc\ndefg\nhij\"x\nz\n", 0, 0, 8,
+     {ERR_IN(DM_ESYNTAX, 1, 3, 5, "unexpected character 'x' after closing quote at "
+             "line 3, column 5, in the row starting at line 1"),
+      ROW(4, "z")}},
+    /* a CR after a closing quote is known bad at the byte after it */
+    {"stray quote and cr too far to resume", "\"abc\ndefg\nhi\"\rx\nz\n", 0, 0, 8,
+     {ERR_IN(DM_ESYNTAX, 1, 3, 4, "unexpected byte 0x0D after closing quote at "
+             "line 3, column 4, in the row starting at line 1"),
+      ROW(4, "z")}},
+    {"stray quote and cr just near enough to resume", "\"abc\ndefg\nhi\"\rx\nz\n", 0, 0, 9,
+     {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"), ROW(2, "defg"),
+      ROW(3, "hi\"\rx"), ROW(4, "z")}},
+    {"stray quote just near enough to resume", "\"abc\ndefg\nhi\"x\nz\n", 0, 0, 8,
+     {ERR(DM_ESYNTAX, 1, 1, "unterminated quoted field (opened at column 1)"), ROW(2, "defg"),
+      ROW(3, "hi\"x"), ROW(4, "z")}},
+    /* resumed lines whose own quote runs on are cut at their line end */
+    {"every line opens a quote", "x,\"y\nx\",\"y\nx\",\"y\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 3, "unterminated quoted field (opened at column 3)"),
+      ERR(DM_ESYNTAX, 2, 4, "unterminated quoted field (opened at column 4)"),
+      ERR(DM_ESYNTAX, 3, 4, "unterminated quoted field (opened at column 4)")}},
+    {"every line opens a quote, then text after one", "x,\"y\nx\",\"y\n\"q\nr\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 3, "unterminated quoted field (opened at column 3)"),
+      ERR(DM_ESYNTAX, 2, 4, "unterminated quoted field (opened at column 4)"),
+      ERR(DM_ESYNTAX, 3, 1, "unterminated quoted field (opened at column 1)"), ROW(4, "r")}},
+    /* past the failure point, rows may run on over lines again */
+    {"a good multi-line row after a resume", "a,\"x\nb,\"y\nz\",c\nd\n", 0, 0, 0,
+     {ERR(DM_ESYNTAX, 1, 3, "unterminated quoted field (opened at column 3)"),
+      ROW(2, "b", "y\nz", "c"), ROW(4, "d")}},
 };
 
 /* clang-format on */
@@ -221,8 +299,8 @@ static void check_row(const ev *e, dm_csv *c, const char *what)
     while (n < MAXF && e->f[n])
         n++;
     if (dm_csv_nfields(c) != n)
-        fail_msg("%s: row at line %d has %zu fields, expected %zu", what, e->line,
-                 dm_csv_nfields(c), n);
+        fail_msg("%s: row at line %d has %zu fields, expected %zu", what, e->row, dm_csv_nfields(c),
+                 n);
     for (size_t i = 0; i < n; i++) {
         size_t len = 99;
         const char *f = dm_csv_field(c, i, &len);
@@ -230,7 +308,7 @@ static void check_row(const ev *e, dm_csv *c, const char *what)
         assert_int_equal(len, strlen(e->f[i]));
         assert_memory_equal(f, e->f[i], len + 1); /* with its NUL */
     }
-    assert_int_equal(dm_csv_line(c), e->line);
+    assert_int_equal(dm_csv_line(c), e->row);
 }
 
 static void run_case(const csv_case *k, size_t chunk)
@@ -244,7 +322,7 @@ static void run_case(const csv_case *k, size_t chunk)
     char what[128];
     snprintf(what, sizeof what, "case \"%s\", chunk %zu", k->name, chunk);
 
-    for (size_t i = 0; i < MAXEV && k->ev[i].line; i++) {
+    for (size_t i = 0; i < MAXEV && k->ev[i].row; i++) {
         const ev *e = &k->ev[i];
         dm_error err;
         dm_error_clear(&err);
@@ -261,7 +339,7 @@ static void run_case(const csv_case *k, size_t chunk)
                 fail_msg("%s: got %d:%d \"%s\", expected %d:%d \"%s\"", what, err.line, err.column,
                          err.text, e->line, e->column, e->text);
             assert_string_equal(err.source, NAME);
-            assert_int_equal(dm_csv_line(c), e->line);
+            assert_int_equal(dm_csv_line(c), e->row);
             assert_int_equal(dm_csv_nfields(c), 0);
         }
     }
@@ -409,6 +487,116 @@ static void test_rows_across_buffers(void **state)
     dm_buf_free(&b);
 }
 
+/* Rows with a stray quote in their note, across read buffers: each such row
+ * is reported and every other row still comes out, with its line. */
+static void test_stray_quotes_across_buffers(void **state)
+{
+    (void)state;
+    const size_t rows = 20000;
+    dm_buf b;
+    dm_buf_init(&b, 0);
+    assert_int_equal(dm_buf_adds(&b, "id,at,note\n"), DM_OK);
+    for (size_t i = 0; i < rows; i++)
+        assert_int_equal(dm_buf_printf(&b,
+                                       i % 7 == 3 ? "%zu,\"2/%zu\",\"stray note\n"
+                                                  : "%zu,\"2/%zu\",\"note,\nline 2\"\n",
+                                       i, i % 28),
+                         DM_OK);
+    const size_t sizes[] = {0, 1, 4093, 65536};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        dm_input in;
+        mem m;
+        mem_input(&in, &m, b.data, b.len, sizes[s]);
+        dm_csv *c = NULL;
+        assert_int_equal(dm_csv_open(&in, NULL, &c), DM_OK);
+        assert_int_equal(dm_csv_next(c, NULL), DM_OK);
+        int line = 2;
+        for (size_t i = 0; i < rows; i++) {
+            char id[32], at[32];
+            dm_error err;
+            dm_error_clear(&err);
+            dm_status st = dm_csv_next(c, &err);
+            if (i % 7 == 3) {
+                assert_int_equal(st, DM_ESYNTAX);
+                assert_int_equal(err.line, line);
+                assert_int_equal(dm_csv_line(c), line);
+                snprintf(at, sizeof at, "%zu,\"2/%zu\",", i, i % 28);
+                assert_int_equal(err.column, (int)strlen(at) + 1);
+                line++;
+                continue;
+            }
+            assert_int_equal(st, DM_OK);
+            snprintf(id, sizeof id, "%zu", i);
+            snprintf(at, sizeof at, "2/%zu", i % 28);
+            assert_int_equal(dm_csv_nfields(c), 3);
+            assert_string_equal(dm_csv_field(c, 0, NULL), id);
+            assert_string_equal(dm_csv_field(c, 1, NULL), at);
+            assert_string_equal(dm_csv_field(c, 2, NULL), "note,\nline 2");
+            assert_int_equal(dm_csv_line(c), line);
+            line += 2;
+        }
+        assert_int_equal(dm_csv_next(c, NULL), DM_END);
+        dm_csv_free(c);
+    }
+    dm_buf_free(&b);
+}
+
+/*
+ * Lines that each leave a quote open ('x,"y' then 'x","y' ...) make every
+ * resumed row run on to the end again: parsing them again each time would
+ * take quadratic time (hours here).  Each line must be reported, fast.
+ */
+static void quote_on_every_line(const char *tail, int tail_errors)
+{
+    const size_t n = 500000; /* 3 MB: under max_row, so each row is resumable */
+    dm_buf b;
+    dm_buf_init(&b, 0);
+    assert_int_equal(dm_buf_adds(&b, "x,\"y\n"), DM_OK);
+    for (size_t i = 1; i < n; i++)
+        assert_int_equal(dm_buf_adds(&b, "x\",\"y\n"), DM_OK);
+    assert_int_equal(dm_buf_adds(&b, tail), DM_OK);
+    dm_input in;
+    mem m;
+    mem_input(&in, &m, b.data, b.len, 0);
+    dm_csv *c = NULL;
+    assert_int_equal(dm_csv_open(&in, NULL, &c), DM_OK);
+    clock_t t0 = clock();
+    size_t errors = 0, rows = 0;
+    for (;;) {
+        dm_error err;
+        dm_error_clear(&err);
+        dm_status st = dm_csv_next(c, &err);
+        if (st == DM_END)
+            break;
+        if (st == DM_OK) {
+            rows++;
+            continue;
+        }
+        assert_int_equal(st, DM_ESYNTAX);
+        errors++;
+        if (errors <= n) {
+            assert_int_equal(err.line, (int)errors);
+            assert_int_equal(err.column, errors == 1 ? 3 : 4);
+            assert_string_equal(err.text, errors == 1
+                                              ? "unterminated quoted field (opened at column 3)"
+                                              : "unterminated quoted field (opened at column 4)");
+        }
+        if ((errors & 1023) == 0 && (double)(clock() - t0) / CLOCKS_PER_SEC > 30)
+            fail_msg("still at line %zu after 30 s: quadratic?", errors);
+    }
+    assert_int_equal(errors, n + (size_t)tail_errors);
+    assert_int_equal(rows, tail_errors ? 1 : 0);
+    dm_csv_free(c);
+    dm_buf_free(&b);
+}
+
+static void test_resume_cost(void **state)
+{
+    (void)state;
+    quote_on_every_line("", 0);         /* the end of the input gives the quotes away */
+    quote_on_every_line("\"q\nr\n", 1); /* text after a closing quote does */
+}
+
 /* ---- a 50 MB field costs no memory ---- */
 
 /* Memory accounting through the allocation hooks. */
@@ -539,6 +727,47 @@ static void test_50mb_field(void **state)
               7 * MiB);
 }
 
+/* A resume 3 MB after the row's first line: the kept bytes are bounded by
+ * max_row (plus a read buffer), whatever the read sizes. */
+static void test_resume_memory(void **state)
+{
+    (void)state;
+    const size_t MiB = 1024 * 1024, fill = 3000000;
+    const size_t chunks_[] = {65521, 4093};
+    for (size_t k = 0; k < 2; k++) {
+        /* 'a,"x', 3 MB of empty lines, then '"z' closes the quote and errs */
+        gen g = {"a,\"x\n", "\"z\nnext,row\n", '\n', fill, 0, chunks_[k]};
+        dm_input in = {gen_read, &g, "big.csv"};
+        mem_now = mem_peak = 0;
+        dm_set_alloc_funcs(count_malloc, count_realloc, count_free);
+        dm_csv *c = NULL;
+        assert_int_equal(dm_csv_open(&in, NULL, &c), DM_OK);
+        dm_error err;
+        dm_error_clear(&err);
+        assert_int_equal(dm_csv_next(c, &err), DM_ESYNTAX);
+        assert_int_equal(err.line, 1);
+        assert_int_equal(err.column, 3);
+        assert_string_equal(err.text, "unterminated quoted field (opened at column 3)");
+        /* the empty lines are skipped; '"z' opens a quote the end gives away */
+        dm_error_clear(&err);
+        assert_int_equal(dm_csv_next(c, &err), DM_ESYNTAX);
+        assert_int_equal(err.line, (int)fill + 2);
+        assert_int_equal(err.column, 1);
+        assert_string_equal(err.text, "unterminated quoted field (opened at column 1)");
+        assert_int_equal(dm_csv_next(c, &err), DM_OK);
+        assert_string_equal(dm_csv_field(c, 0, NULL), "next");
+        assert_int_equal(dm_csv_line(c), (int)fill + 3);
+        assert_int_equal(dm_csv_next(c, &err), DM_END);
+        dm_csv_free(c);
+        dm_set_alloc_funcs(NULL, NULL, NULL);
+        assert_int_equal(mem_now, 0);
+        /* the kept bytes and the window made of them: 2 x (max_row + 64 KiB) at
+         * most; the field buffer up to 2 MiB */
+        if (mem_peak > 11 * MiB)
+            fail_msg("peak memory %zu bytes, expected at most %zu", mem_peak, 11 * MiB);
+    }
+}
+
 /* ---- allocation failures: reported, never a crash or a leak ---- */
 
 static void test_alloc_failures(void **state)
@@ -583,6 +812,101 @@ static void test_alloc_failures(void **state)
     assert_true(completed);
 }
 
+/* ---- dm_input_file(): reads return what is there ---- */
+
+/* On a pipe a read returns the bytes already written, not waiting for the
+ * 64 KiB asked for: else `producer | doorman triage - | consumer` would
+ * hold every answer until the producer quits.  A blocked read is killed by
+ * the alarm, which fails the test. */
+static void test_input_pipe(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    FILE *fp = fdopen(fds[0], "rb");
+    assert_non_null(fp);
+    dm_input in;
+    dm_input_file(&in, fp, "<stdin>");
+    alarm(20);
+    assert_int_equal(write(fds[1], "a,b\n", 4), 4);
+    char buf[65536];
+    dm_error err;
+    dm_error_clear(&err);
+    assert_int_equal(in.read(in.ud, buf, sizeof buf, &err), 4);
+    assert_memory_equal(buf, "a,b\n", 4);
+    /* and a row comes out while the writer still has the pipe open */
+    dm_csv *c = NULL;
+    assert_int_equal(dm_csv_open(&in, NULL, &c), DM_OK);
+    assert_int_equal(write(fds[1], "c,\"d\ne\"\n", 8), 8);
+    assert_int_equal(dm_csv_next(c, &err), DM_OK);
+    assert_int_equal(dm_csv_nfields(c), 2);
+    assert_string_equal(dm_csv_field(c, 1, NULL), "d\ne");
+    close(fds[1]);
+    assert_int_equal(dm_csv_next(c, &err), DM_END);
+    alarm(0);
+    dm_csv_free(c);
+    fclose(fp);
+}
+
+/* A signal that interrupts a read is no read error. */
+static int sig_fd = -1;
+static void write_on_alarm(int sig)
+{
+    (void)sig;
+    (void)!write(sig_fd, "xyz", 3);
+}
+
+static void test_input_eintr(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    FILE *fp = fdopen(fds[0], "rb");
+    assert_non_null(fp);
+    dm_input in;
+    dm_input_file(&in, fp, "<stdin>");
+    sig_fd = fds[1];
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = write_on_alarm; /* no SA_RESTART: the read fails with EINTR */
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+    struct itimerval it = {{0, 0}, {0, 50000}};
+    assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+    char buf[64];
+    dm_error err;
+    dm_error_clear(&err);
+    long n = in.read(in.ud, buf, sizeof buf, &err);
+    assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+    if (n != 3)
+        fail_msg("read returned %ld (%s), expected 3", n, err.text);
+    assert_memory_equal(buf, "xyz", 3);
+    assert_int_equal(err.code, DM_OK);
+    close(fds[1]);
+    fclose(fp);
+}
+
+/* The input starts where the stream is, even when stdio read ahead of it. */
+static void test_input_position(void **state)
+{
+    (void)state;
+    FILE *fp = tmpfile();
+    assert_non_null(fp);
+    assert_int_equal(fputs("0123456789\n", fp) >= 0, 1);
+    rewind(fp);
+    char head[4];
+    assert_int_equal(fread(head, 1, 4, fp), 4); /* stdio buffered all 11 */
+    dm_input in;
+    dm_input_file(&in, fp, "t.csv");
+    char buf[64];
+    dm_error err;
+    dm_error_clear(&err);
+    assert_int_equal(in.read(in.ud, buf, sizeof buf, &err), 7);
+    assert_memory_equal(buf, "456789\n", 7);
+    assert_int_equal(in.read(in.ud, buf, sizeof buf, &err), 0);
+    fclose(fp);
+}
+
 /* ---- junk: never a crash, never a bad field, the same whatever the reads ---- */
 
 static uint32_t rng = 12345;
@@ -595,13 +919,14 @@ static uint32_t next_rand(void)
 }
 
 /* run_junk() reads everything and writes a transcript of what came out. */
-static void run_junk(const char *data, size_t len, size_t chunk, dm_buf *log)
+static void run_junk(const char *data, size_t len, size_t chunk, const dm_csv_opts *opts,
+                     dm_buf *log)
 {
     dm_input in;
     mem m;
     mem_input(&in, &m, data, len, chunk);
     dm_csv *c = NULL;
-    assert_int_equal(dm_csv_open(&in, &(dm_csv_opts){64, 256}, &c), DM_OK);
+    assert_int_equal(dm_csv_open(&in, opts, &c), DM_OK);
     size_t calls = 0;
     for (;;) {
         dm_error err;
@@ -620,7 +945,7 @@ static void run_junk(const char *data, size_t len, size_t chunk, dm_buf *log)
                 const char *f = dm_csv_field(c, i, &flen);
                 assert_int_equal(dm_utf8_check(f, flen), flen);
                 assert_null(memchr(f, '\0', flen));
-                assert_true(flen <= 64);
+                assert_true(flen <= opts->max_field);
                 dm_buf_printf(log, " [%s]", f);
             }
             dm_buf_addc(log, '\n');
@@ -639,20 +964,26 @@ static void run_junk(const char *data, size_t len, size_t chunk, dm_buf *log)
 static void test_junk(void **state)
 {
     (void)state;
-    const char alphabet[] = "ab,\"\r\n\n\0\xC3\xA9\xFF\xEF\xBB\xBF";
-    for (int round = 0; round < 300; round++) {
+    const char alphabet[] = "ab,\"\"\r\n\n\0\xC3\xA9\xFF\xEF\xBB\xBF";
+    for (int round = 0; round < 3000; round++) {
         size_t len = next_rand() % 200;
         char *data = malloc(len + 1);
         for (size_t i = 0; i < len; i++)
             data[i] = round % 3 == 0 ? (char)(next_rand() & 0xFF)
                                      : alphabet[next_rand() % (sizeof alphabet - 1)];
+        /* small limits put the edges of "too large" and "resumable" in reach */
+        dm_csv_opts opts = {64, 256};
+        if (round % 2) {
+            opts.max_field = 1 + next_rand() % 32;
+            opts.max_row = 1 + next_rand() % 48;
+        }
         dm_buf whole, bytes, odd;
         dm_buf_init(&whole, 0);
         dm_buf_init(&bytes, 0);
         dm_buf_init(&odd, 0);
-        run_junk(data, len, 0, &whole);
-        run_junk(data, len, 1, &bytes);
-        run_junk(data, len, 3, &odd);
+        run_junk(data, len, 0, &opts, &whole);
+        run_junk(data, len, 1, &opts, &bytes);
+        run_junk(data, len, 3, &opts, &odd);
         assert_string_equal(whole.data ? whole.data : "", bytes.data ? bytes.data : "");
         assert_string_equal(whole.data ? whole.data : "", odd.data ? odd.data : "");
         dm_buf_free(&whole);
@@ -665,11 +996,21 @@ static void test_junk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),         cmocka_unit_test(test_field_out_of_range),
-        cmocka_unit_test(test_open_args),     cmocka_unit_test(test_read_error),
-        cmocka_unit_test(test_read_too_much), cmocka_unit_test(test_rows_across_buffers),
-        cmocka_unit_test(test_50mb_field),    cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_field_out_of_range),
+        cmocka_unit_test(test_open_args),
+        cmocka_unit_test(test_read_error),
+        cmocka_unit_test(test_read_too_much),
+        cmocka_unit_test(test_rows_across_buffers),
+        cmocka_unit_test(test_stray_quotes_across_buffers),
+        cmocka_unit_test(test_resume_cost),
+        cmocka_unit_test(test_50mb_field),
+        cmocka_unit_test(test_resume_memory),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_junk),
+        cmocka_unit_test(test_input_pipe),
+        cmocka_unit_test(test_input_eintr),
+        cmocka_unit_test(test_input_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

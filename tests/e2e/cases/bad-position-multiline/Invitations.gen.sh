@@ -1,5 +1,10 @@
-# Bad rows whose problem lies on a later line of a multi-line quoted note:
-# the position names the row's first line; the column would be another line's.
+# Bad rows whose problem lies on a later line of a multi-line quoted note.
+# Bob's note holds invalid UTF-8 on its second line (line 3): the position is
+# that line and column, so an editor jumps to the byte, and the text names the
+# row's first line.  Cy's note closes on line 5 and text follows the quote:
+# that is what a stray quote looks like (it pairs with a quote of the next
+# row), so the reader reports the quote that opened the note on line 4 and
+# reads on from line 5, which is then a row of 4 fields of its own.
 u=https://www.linkedin.com/in
 {
 printf 'From,To,Sent At,Message,Direction,inviterProfileUrl,inviteeProfileUrl\n'
