@@ -557,7 +557,9 @@ static int expand_var(const dm_ruleset *rs, const char *var, const dm_context *c
         rc |= exp_literal(x, items[i], col);
     }
     if (!used)
-        rc |= exp_add(x, "(?!)", 4, col);
+        /* never matches; the literal after the failing lookahead gives the prefilter
+         * something to gate on, so an empty ${me.companies} costs nothing per record */
+        rc |= exp_add(x, "(?!)doormanemptyset", 18, col);
     rc |= exp_add(x, ")(?!\\w)", 7, col);
     dm_buf_free(&mine);
     free_items(owned, owned ? nitems : 0);

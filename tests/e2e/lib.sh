@@ -15,6 +15,10 @@
 # Only bash, coreutils and /proc are needed (zip for the zip tests); GNU time
 # or python3, when installed, measure peak memory more exactly than /proc.
 set -u
+# In a sanitizer build, ASan's quarantine (256 MiB by default) keeps freed memory
+# resident on purpose, which would hide whether doorman itself stays bounded: keep it
+# small so that the memory limits below measure doorman (plus ASan's fixed overhead).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:malloc_context_size=5"
 doorman=${1:?usage: bash SCRIPT DOORMAN SOURCE_DIR}
 src=${2:?usage: bash SCRIPT DOORMAN SOURCE_DIR}
 case $doorman in /*) ;; *) doorman=$PWD/$doorman ;; esac
