@@ -20,48 +20,7 @@
 
 /* ---- allocation accounting through the hooks ---- */
 
-static size_t mem_now;
-static long fail_countdown = -1; /* fail the allocation when it hits 0 */
-static int injected;
-
-static void *count_malloc(size_t n)
-{
-    if (fail_countdown >= 0 && fail_countdown-- == 0) {
-        injected = 1;
-        return NULL;
-    }
-    size_t *p = malloc(n + sizeof(max_align_t));
-    if (!p)
-        return NULL;
-    *p = n;
-    mem_now += n;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void *count_realloc(void *q, size_t n)
-{
-    if (!q)
-        return count_malloc(n);
-    if (fail_countdown >= 0 && fail_countdown-- == 0) {
-        injected = 1;
-        return NULL;
-    }
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    size_t old = *p;
-    p = realloc(p, n + sizeof(max_align_t));
-    if (!p)
-        return NULL;
-    *p = n;
-    mem_now = mem_now - old + n;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void count_free(void *q)
-{
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    mem_now -= *p;
-    free(p);
-}
+#include "testalloc.h"
 
 static void hooks_on(long fail_at)
 {

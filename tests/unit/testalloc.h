@@ -1,0 +1,58 @@
+/*
+ * testalloc.h: allocation hooks for the unit tests (jansson's test_chaos):
+ * they count the bytes in use, so a test can check that nothing leaked, and
+ * fail the Nth allocation, so a test can check every DM_ENOMEM path.
+ * Install them with dm_set_alloc_funcs(count_malloc, count_realloc, count_free).
+ */
+#ifndef DM_TESTALLOC_H
+#define DM_TESTALLOC_H
+
+#include <stddef.h>
+#include <stdlib.h>
+
+static size_t mem_now;           /* bytes allocated and not yet freed */
+static long fail_countdown = -1; /* fail the allocation when it hits 0 */
+static int injected;             /* an allocation was failed on purpose */
+
+static inline void *count_malloc(size_t n)
+{
+    if (fail_countdown >= 0 && fail_countdown-- == 0) {
+        injected = 1;
+        return NULL;
+    }
+    size_t *p = malloc(n + sizeof(max_align_t));
+    if (!p)
+        return NULL;
+    *p = n;
+    mem_now += n;
+    return (char *)p + sizeof(max_align_t);
+}
+
+static inline void *count_realloc(void *q, size_t n)
+{
+    if (!q)
+        return count_malloc(n);
+    if (fail_countdown >= 0 && fail_countdown-- == 0) {
+        injected = 1;
+        return NULL;
+    }
+    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
+    size_t old = *p;
+    p = realloc(p, n + sizeof(max_align_t));
+    if (!p)
+        return NULL;
+    *p = n;
+    mem_now = mem_now - old + n;
+    return (char *)p + sizeof(max_align_t);
+}
+
+static inline void count_free(void *q)
+{
+    if (!q)
+        return;
+    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
+    mem_now -= *p;
+    free(p);
+}
+
+#endif
