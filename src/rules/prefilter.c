@@ -1287,6 +1287,18 @@ static void *trow(const table *t, size_t s)
     return t->t16 ? (void *)(t->t16 + s * t->K) : (void *)(t->t32 + s * t->K);
 }
 
+/* shared_prefix() is how many leading bytes literal i shares with literal i - 1 (sorted). */
+static size_t shared_prefix(const dm_prefilter *pf, size_t i)
+{
+    size_t lcp = 0;
+    if (i > 0) {
+        const pf_lit *l = &pf->lits[i], *m = &pf->lits[i - 1];
+        while (lcp < l->len && lcp < m->len && l->s[lcp] == m->s[lcp])
+            lcp++;
+    }
+    return lcp;
+}
+
 /*
  * dm_prefilter_build(): sort the literals and build the trie (first-child /
  * next-sibling lists: 9 bytes a state); walk it breadth first, filling each
@@ -1328,12 +1340,7 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     size_t nstates = 1;
     for (size_t i = 0; i < pf->nlits; i++) {
         const pf_lit *l = &pf->lits[i];
-        size_t lcp = 0;
-        if (i > 0) {
-            const pf_lit *m = &pf->lits[i - 1];
-            while (lcp < l->len && lcp < m->len && l->s[lcp] == m->s[lcp])
-                lcp++;
-        }
+        size_t lcp = shared_prefix(pf, i);
         nstates += l->len - lcp;
         nalways += l->len == 0;
         if (l->len > maxlen)
@@ -1359,12 +1366,7 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     path[0] = 0;
     for (size_t i = 0; i < pf->nlits; i++) {
         const pf_lit *l = &pf->lits[i];
-        size_t lcp = 0;
-        if (i > 0) {
-            const pf_lit *m = &pf->lits[i - 1];
-            while (lcp < l->len && lcp < m->len && l->s[lcp] == m->s[lcp])
-                lcp++;
-        }
+        size_t lcp = shared_prefix(pf, i);
         for (size_t j = lcp; j < l->len; j++) {
             uint32_t n = next++, parent = path[j];
             label[n] = cls[l->s[j]];

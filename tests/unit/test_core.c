@@ -17,10 +17,10 @@
 #include "core.h"
 #include "map.h"
 #include "record.h"
+#include "testalloc.h"
 
 /* ---- allocation accounting through the hooks ---- */
 
-#include "testalloc.h"
 
 static void hooks_on(long fail_at)
 {

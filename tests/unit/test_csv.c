@@ -20,6 +20,7 @@
 
 #include "core.h"
 #include "ingest/csv.h"
+#include "testalloc.h"
 
 #define NAME "test.csv"
 
@@ -599,48 +600,6 @@ static void test_resume_cost(void **state)
 
 /* ---- a 50 MB field costs no memory ---- */
 
-/* Memory accounting through the allocation hooks. */
-static size_t mem_now, mem_peak;
-static long fail_countdown = -1; /* fail the allocation when it hits 0 */
-
-static void *count_malloc(size_t n)
-{
-    if (fail_countdown >= 0 && fail_countdown-- == 0)
-        return NULL;
-    size_t *p = malloc(n + sizeof(max_align_t));
-    if (!p)
-        return NULL;
-    *p = n;
-    mem_now += n;
-    if (mem_now > mem_peak)
-        mem_peak = mem_now;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void *count_realloc(void *q, size_t n)
-{
-    if (!q)
-        return count_malloc(n);
-    if (fail_countdown >= 0 && fail_countdown-- == 0)
-        return NULL;
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    size_t old = *p;
-    p = realloc(p, n + sizeof(max_align_t));
-    if (!p)
-        return NULL;
-    *p = n;
-    mem_now = mem_now - old + n;
-    if (mem_now > mem_peak)
-        mem_peak = mem_now;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void count_free(void *q)
-{
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    mem_now -= *p;
-    free(p);
-}
 
 /* A generated input: head, then `fill` copies of one byte, then tail. */
 typedef struct gen {

@@ -44,6 +44,7 @@
 #include <zip.h>
 
 #include "core.h"
+#include "testalloc.h"
 
 #define CASES DM_TEST_DATA "/export"
 #define PATHMAX 1024
@@ -1084,7 +1085,6 @@ static void test_open_args(void **state)
 
 /* ---- allocation failures: DM_ENOMEM or the same result, never a crash or a leak ---- */
 
-#include "testalloc.h"
 
 static void fail_each_allocation(const run *r)
 {

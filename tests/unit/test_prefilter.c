@@ -39,6 +39,7 @@
 #include "core.h"
 #include "normalize.h"
 #include "prefilter.h"
+#include "testalloc.h"
 
 /* ---- helpers ---- */
 
@@ -1603,62 +1604,13 @@ static void test_ac_wide(void **state)
 
 /* ---- allocation failures ---- */
 
-static long fail_countdown = -1;
-static int injected;
-static long live_allocs;
-static size_t live_bytes, peak_bytes;
-
-static void *count_malloc(size_t n)
-{
-    if (fail_countdown >= 0 && fail_countdown-- == 0) {
-        injected = 1;
-        return NULL;
-    }
-    size_t *p = malloc(n + sizeof(max_align_t));
-    if (!p)
-        return NULL;
-    *p = n;
-    live_allocs++;
-    live_bytes += n;
-    if (live_bytes > peak_bytes)
-        peak_bytes = live_bytes;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void *count_realloc(void *q, size_t n)
-{
-    if (!q)
-        return count_malloc(n);
-    if (fail_countdown >= 0 && fail_countdown-- == 0) {
-        injected = 1;
-        return NULL;
-    }
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    size_t old = *p;
-    p = realloc(p, n + sizeof(max_align_t));
-    if (!p)
-        return NULL;
-    *p = n;
-    live_bytes = live_bytes - old + n;
-    if (live_bytes > peak_bytes)
-        peak_bytes = live_bytes;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void count_free(void *q)
-{
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    live_allocs--;
-    live_bytes -= *p;
-    free(p);
-}
 
 static void hooks_on(long fail_at)
 {
     fail_countdown = fail_at;
     injected = 0;
-    live_allocs = 0;
-    live_bytes = peak_bytes = 0;
+    mem_allocs = 0;
+    mem_now = mem_peak = 0;
     dm_set_alloc_funcs(count_malloc, count_realloc, count_free);
 }
 
@@ -1679,7 +1631,7 @@ static void test_alloc_failures(void **state)
         size_t n = 0;
         int ok = dm_literals_extract(pat, strlen(pat), 0, 3, &lits, &n);
         dm_literals_free(lits, ok ? n : 0);
-        long live = live_allocs;
+        long live = mem_allocs;
         done = !injected;
         hooks_off();
         assert_int_equal(live, 0);
@@ -1706,7 +1658,7 @@ static void test_alloc_failures(void **state)
             }
         }
         dm_prefilter_free(pf);
-        long live = live_allocs;
+        long live = mem_allocs;
         done = !injected;
         hooks_off();
         assert_int_equal(live, 0);
@@ -1978,7 +1930,7 @@ static void test_end_to_end_generated(void **state)
     hooks_on(-1);
     ruleset rs;
     ruleset_build(&rs, rules.v, rules.n, 0);
-    size_t peak = peak_bytes, size = dm_prefilter_size(rs.pf);
+    size_t peak = mem_peak, size = dm_prefilter_size(rs.pf);
     if (size >= 4u << 20 || peak >= 8u << 20)
         fprintf(stderr, "1000 rules: %zu literals, automaton %zu B, build peak %zu B\n", rs.nlits,
                 size, peak);
@@ -2004,7 +1956,7 @@ static void bench_one(size_t nrules, pool *notes)
     ruleset rs;
     hooks_on(-1);
     ruleset_build(&rs, rules.v, rules.n, 1);
-    size_t peak = peak_bytes;
+    size_t peak = mem_peak;
     size_t size = dm_prefilter_size(rs.pf);
 
     uint64_t *hits = calloc(nrules / 64 + 1, 8);

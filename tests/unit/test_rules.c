@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "core.h"
+#include "testalloc.h"
 
 /* ---- a scratch folder for rule files ---------------------------------------------- */
 
@@ -1640,7 +1641,6 @@ static void test_rule_tests_meta_kind(void **state)
 
 /* ==== allocation failures ================================================================= */
 
-#include "testalloc.h"
 
 static const char *const CHAOS_RULES =
     "set decline_at 4\n"

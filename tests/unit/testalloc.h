@@ -11,6 +11,8 @@
 #include <stdlib.h>
 
 static size_t mem_now;           /* bytes allocated and not yet freed */
+static size_t mem_peak;          /* the most mem_now has been */
+static long mem_allocs;          /* blocks allocated and not yet freed */
 static long fail_countdown = -1; /* fail the allocation when it hits 0 */
 static int injected;             /* an allocation was failed on purpose */
 
@@ -25,6 +27,9 @@ static inline void *count_malloc(size_t n)
         return NULL;
     *p = n;
     mem_now += n;
+    mem_allocs++;
+    if (mem_now > mem_peak)
+        mem_peak = mem_now;
     return (char *)p + sizeof(max_align_t);
 }
 
@@ -43,6 +48,8 @@ static inline void *count_realloc(void *q, size_t n)
         return NULL;
     *p = n;
     mem_now = mem_now - old + n;
+    if (mem_now > mem_peak)
+        mem_peak = mem_now;
     return (char *)p + sizeof(max_align_t);
 }
 
@@ -52,6 +59,7 @@ static inline void count_free(void *q)
         return;
     size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
     mem_now -= *p;
+    mem_allocs--;
     free(p);
 }
 
