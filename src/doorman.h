@@ -294,9 +294,10 @@ typedef struct dm_rules_opts {
  * dm_ruleset_load() reads rule files (docs/rules.md) in order: each path a
  * file, or a folder whose *.rules files are read in name order.  Later
  * files may re-score or disable rules of earlier ones.  Every problem is
- * reported through opts->diag; when any is an error, the load fails with
- * DM_ESYNTAX and *nerrors (may be NULL) says how many.  The caller owns
- * *out and frees it with dm_ruleset_free().
+ * reported through opts->diag (an error's code is DM_EREGEX for a pattern
+ * PCRE2 does not compile, DM_ESYNTAX for the others); when any is an
+ * error, the load fails with DM_ESYNTAX and *nerrors (may be NULL) says
+ * how many.  The caller owns *out and frees it with dm_ruleset_free().
  */
 DM_API dm_status dm_ruleset_load(const char *const *paths, size_t npaths,
                                  const dm_rules_opts *opts, dm_ruleset **out, size_t *nerrors,

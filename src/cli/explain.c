@@ -4,6 +4,7 @@
  * the total and how far it is from each threshold.
  */
 #include "cli.h"
+#include "output/output.h" /* dm_out_score(): scores as triage writes them */
 
 #include <getopt.h>
 #include <jansson.h>
@@ -13,15 +14,18 @@
 
 static void explain_usage(FILE *fp)
 {
-    fputs("usage: doorman explain [OPTIONS] --field FIELD TEXT\n"
+    fputs("usage: doorman explain [OPTIONS] [--field FIELD] [--kind KIND] TEXT\n"
           "       doorman explain [OPTIONS] SOURCE... --id ID\n"
           "\n"
-          "Show every rule that fires on a text (as the given field of an invitation) or on\n"
-          "the record with id ID from the sources, the text each matched, the scores, the\n"
-          "total, the verdict and the distance to each threshold.\n"
+          "Show every rule that fires on a text (as the given field of a record of the given\n"
+          "kind: the message of an invitation by default) or on the record with id ID from\n"
+          "the sources, the text each matched, the scores, the total, the verdict and the\n"
+          "distance to each threshold.\n"
           "\n"
           "options:\n"
           "      --field FIELD      the field TEXT is put in (default: message)\n"
+          "      --kind KIND        the kind of record TEXT is: invitation (default),\n"
+          "                         message or email\n"
           "      --text TEXT        the text (instead of the TEXT argument)\n"
           "      --id ID            the record to explain (with SOURCE)\n"
           "  -f, --format FORMAT    text (default) or json\n"
@@ -108,6 +112,20 @@ static void print_text(const dm_ruleset *rs, const dm_record *rec, const dm_resu
                res->score - acc, acc);
 }
 
+/*
+ * score_json() is a score as triage's JSON writes it (dm_out_score(): at
+ * most 2 decimals, none when whole): 5, not 5.0.  The value is read back
+ * from that text, and the dump keeps 15 digits, so 0.3 stays 0.3.
+ */
+static json_t *score_json(double v)
+{
+    char t[DM_OUT_SCORE_MAX];
+    dm_out_score(v, t);
+    if (!strchr(t, '.'))
+        return json_integer((json_int_t)strtoll(t, NULL, 10));
+    return json_real(strtod(t, NULL));
+}
+
 static json_t *explain_json(const dm_ruleset *rs, const dm_record *rec, const dm_result *res)
 {
     json_t *o = json_object();
@@ -119,17 +137,17 @@ static json_t *explain_json(const dm_ruleset *rs, const dm_record *rec, const dm
         json_object_set_new(o, "id", json_string(id));
     if (src)
         json_object_set_new(o, "source", json_string(src));
-    json_object_set_new(o, "score", json_real(res->score));
+    json_object_set_new(o, "score", score_json(res->score));
     json_object_set_new(o, "verdict", json_string(dm_verdict_name(res->verdict)));
-    json_object_set_new(o, "decline_at", json_real(dm_ruleset_decline_at(rs)));
-    json_object_set_new(o, "accept_at", json_real(dm_ruleset_accept_at(rs)));
-    json_object_set_new(o, "to_decline", json_real(dm_ruleset_decline_at(rs) - res->score));
-    json_object_set_new(o, "to_accept", json_real(res->score - dm_ruleset_accept_at(rs)));
+    json_object_set_new(o, "decline_at", score_json(dm_ruleset_decline_at(rs)));
+    json_object_set_new(o, "accept_at", score_json(dm_ruleset_accept_at(rs)));
+    json_object_set_new(o, "to_decline", score_json(dm_ruleset_decline_at(rs) - res->score));
+    json_object_set_new(o, "to_accept", score_json(res->score - dm_ruleset_accept_at(rs)));
     for (size_t i = 0; i < res->nhits; i++) {
         const dm_hit *h = &res->hits[i];
         json_t *r = json_object();
         json_object_set_new(r, "name", json_string(h->name));
-        json_object_set_new(r, "score", json_real(h->score));
+        json_object_set_new(r, "score", score_json(h->score));
         if (h->describe)
             json_object_set_new(r, "describe", json_string(h->describe));
         if (h->field >= 0) {
@@ -165,7 +183,7 @@ static int explain_one(dm_ruleset *rs, const dm_record *rec, const dm_context *c
     }
     if (json) {
         json_t *o = explain_json(rs, rec, &res);
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         if (s)
             puts(s);
         free(s);
@@ -179,9 +197,11 @@ static int explain_one(dm_ruleset *rs, const dm_record *rec, const dm_context *c
 
 int cmd_explain(int argc, char **argv)
 {
-    enum { OPT_FIELD = 256, OPT_ID, OPT_RULES, OPT_NODEF, OPT_TEXT, OPT_MESSAGES, OPT_COLOR };
+    enum { OPT_FIELD = 256, OPT_KIND, OPT_ID, OPT_RULES, OPT_NODEF, OPT_TEXT, OPT_MESSAGES,
+           OPT_COLOR };
     static const struct option longopts[] = {
         {"field", required_argument, NULL, OPT_FIELD},
+        {"kind", required_argument, NULL, OPT_KIND},
         {"id", required_argument, NULL, OPT_ID},
         {"text", required_argument, NULL, OPT_TEXT},
         {"format", required_argument, NULL, 'f'},
@@ -192,7 +212,7 @@ int cmd_explain(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int field = DM_FIELD_MESSAGE, json = 0, defaults = 1, messages = 0, color = -1;
+    int field = DM_FIELD_MESSAGE, kind = -1, json = 0, defaults = 1, messages = 0, color = -1;
     const char *id = NULL, *text = NULL;
     const char **rules = calloc((size_t)argc + 1, sizeof *rules);
     size_t nrules = 0;
@@ -207,6 +227,13 @@ int cmd_explain(int argc, char **argv)
             field = dm_field_lookup(optarg);
             if (field < 0) {
                 cli_msg("unknown field '%s'", optarg);
+                rc = EXIT_USAGE;
+            }
+            break;
+        case OPT_KIND:
+            kind = dm_kind_lookup(optarg);
+            if (kind < 0) {
+                cli_msg("unknown kind '%s' (kinds: invitation, message, email)", optarg);
                 rc = EXIT_USAGE;
             }
             break;
@@ -257,6 +284,10 @@ int cmd_explain(int argc, char **argv)
         cli_msg("give a TEXT or SOURCE... --id ID, not both");
         rc = EXIT_USAGE;
     }
+    if (rc == EXIT_RAN && id && kind >= 0) {
+        cli_msg("--kind goes with a TEXT: the record with --id has its own kind");
+        rc = EXIT_USAGE;
+    }
     if (color < 0)
         color = isatty(STDOUT_FILENO);
     if (getenv("NO_COLOR") && *getenv("NO_COLOR"))
@@ -269,7 +300,7 @@ int cmd_explain(int argc, char **argv)
     if (rc == EXIT_RAN && (dm_context_create(&ctx) != DM_OK || dm_record_create(&rec) != DM_OK))
         rc = EXIT_INTERNAL;
     if (rc == EXIT_RAN && text) {
-        dm_record_set_kind(rec, DM_KIND_INVITATION);
+        dm_record_set_kind(rec, kind >= 0 ? (dm_kind)kind : DM_KIND_INVITATION);
         dm_record_set(rec, (dm_field)field, text, strlen(text));
         rc = explain_one(rs, rec, ctx, json, color);
     } else if (rc == EXIT_RAN) {

@@ -132,6 +132,22 @@ static int on_rules_diag(void *ud, dm_severity sev, const dm_error *e)
     return 0;
 }
 
+/*
+ * loaded_already() is 1 when `path` names the same file or folder as one of
+ * paths[0..n): `rules lint rules/` in the source tree, or `--rules` with the
+ * user's folder, would load every rule twice and report each as a duplicate.
+ */
+static int loaded_already(const char *const *paths, size_t n, const char *path)
+{
+    struct stat a, b;
+    if (stat(path, &a) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (stat(paths[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+            return 1;
+    return 0;
+}
+
 int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int warnings,
                    dm_ruleset **out)
 {
@@ -145,7 +161,8 @@ int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int wa
             paths[n++] = u;
     }
     for (size_t i = 0; i < nextra && n < sizeof paths / sizeof paths[0]; i++)
-        paths[n++] = extra[i];
+        if (!loaded_already(paths, n, extra[i]))
+            paths[n++] = extra[i];
     if (n == 0) {
         cli_msg("no rules: give --rules PATH");
         return EXIT_USAGE;
@@ -178,7 +195,8 @@ static void rules_usage(FILE *fp)
           "\n"
           "PATH is a .rules file or a folder of them.  Without PATH, the default rules\n"
           "and the user's ($XDG_CONFIG_HOME/doorman/rules) are checked; with PATH and\n"
-          "without --no-default-rules, PATH is layered on top of them.\n",
+          "without --no-default-rules, PATH is layered on top of them (a PATH that is\n"
+          "one of those folders is read once).  --no-default-rules needs a PATH.\n",
           fp);
 }
 
@@ -213,8 +231,13 @@ int cmd_rules(int argc, char **argv)
         } else
             paths[n++] = argv[i];
     }
-    if (n == 0)
-        defaults = 1;
+    if (n == 0 && !defaults) {
+        /* without PATH the defaults are what is checked; there are none to check */
+        cli_msg("nothing to %s: --no-default-rules needs a PATH; see 'doorman rules --help'",
+                sub);
+        free(paths);
+        return EXIT_USAGE;
+    }
     dm_ruleset *rs = NULL;
     checking_rules = 1;
     int rc = cli_load_rules(paths, n, defaults, lint, &rs);

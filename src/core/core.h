@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Allocation, through the hooks of dm_set_alloc_funcs(). */
 void *dm_malloc(size_t n);
@@ -34,6 +35,17 @@ void dm_buf_init(dm_buf *b, size_t max);
 void dm_buf_free(dm_buf *b);
 void dm_buf_reset(dm_buf *b); /* len = 0, memory kept */
 dm_status dm_buf_add(dm_buf *b, const void *p, size_t n);
+/* dm_buf_put() is dm_buf_add() with the common case inline: it fits. */
+static inline dm_status dm_buf_put(dm_buf *b, const void *p, size_t n)
+{
+    if (n < b->cap - b->len && n <= b->max - b->len) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return DM_OK;
+    }
+    return dm_buf_add(b, p, n);
+}
 dm_status dm_buf_addc(dm_buf *b, char c);
 dm_status dm_buf_adds(dm_buf *b, const char *s);
 dm_status dm_buf_printf(dm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

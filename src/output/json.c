@@ -28,7 +28,7 @@ typedef struct jw {
 static void raw(jw *w, const char *p, size_t n)
 {
     if (w->st == DM_OK)
-        w->st = dm_buf_add(w->b, p, n);
+        w->st = dm_buf_put(w->b, p, n);
 }
 
 static void lit(jw *w, const char *s)

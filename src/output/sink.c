@@ -223,15 +223,15 @@ dm_status dm_out_escape(dm_buf *b, const char *s, size_t n, dm_out_esc_fn esc)
             i++;
             continue;
         }
-        dm_status st = dm_buf_add(b, s + run, i - run);
+        dm_status st = dm_buf_put(b, s + run, i - run);
         if (st == DM_OK)
-            st = dm_buf_add(b, rep, replen);
+            st = dm_buf_put(b, rep, replen);
         if (st != DM_OK)
             return st;
         i += used;
         run = i;
     }
-    return dm_buf_add(b, s + run, i - run);
+    return dm_buf_put(b, s + run, i - run);
 }
 
 /* JSON: escapes for '"', '\\' and C0 controls; everything else as it is. */

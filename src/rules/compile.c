@@ -22,10 +22,17 @@
 #define MATCH_LIMIT 200000u
 #define DEPTH_LIMIT 2000u
 #define PREFILTER_MIN_LITERAL 3
+/* bytes rare enough in notes that a shorter literal holding one is worth
+ * gating on ("{" in /\{\{\s*first_name\s*\}\}/) */
+#define PREFILTER_RARE "{}[]<>%$#|*@~^\\`=_+/"
 
 /* ---- diagnostics -------------------------------------------------------------- */
 
-void rules_diag(rules_build *b, dm_severity sev, srcpos pos, const char *fmt, ...)
+static void diag_v(rules_build *b, dm_severity sev, dm_status code, srcpos pos, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void diag_v(rules_build *b, dm_severity sev, dm_status code, srcpos pos, const char *fmt,
+                   va_list ap)
 {
     /* once out of memory, what is left unread or unbuilt is no user's mistake:
      * the load fails with DM_ENOMEM, without errors made up on the way */
@@ -33,20 +40,37 @@ void rules_diag(rules_build *b, dm_severity sev, srcpos pos, const char *fmt, ..
         return;
     dm_error e;
     memset(&e, 0, sizeof e);
-    e.code = sev == DM_SEV_ERROR ? DM_ESYNTAX : DM_OK;
+    e.code = code;
     e.line = pos.line;
     e.column = pos.col;
     snprintf(e.source, sizeof e.source, "%s", pos.file ? pos.file : "");
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(e.text, sizeof e.text, fmt, ap);
-    va_end(ap);
     if (sev == DM_SEV_ERROR)
         b->errors++;
     else
         b->warnings++;
     if (b->diag)
         b->diag(b->ud, sev, &e);
+}
+
+void rules_diag(rules_build *b, dm_severity sev, srcpos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_v(b, sev, sev == DM_SEV_ERROR ? DM_ESYNTAX : DM_OK, pos, fmt, ap);
+    va_end(ap);
+}
+
+/* regex_error() reports a pattern PCRE2 would not compile: DM_EREGEX, not DM_ESYNTAX. */
+static void regex_error(rules_build *b, srcpos pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void regex_error(rules_build *b, srcpos pos, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_v(b, DM_SEV_ERROR, DM_EREGEX, pos, fmt, ap);
+    va_end(ap);
 }
 
 void rules_oom(rules_build *b) { b->oom = 1; }
@@ -65,7 +89,8 @@ regex *rules_regex_new(rules_build *b, const token *t, const char *file)
     re->pos = (srcpos){file, t->line, t->col};
     re->pat_col = t->pat_col;
     re->pf_id = -1;
-    re->flags = PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS;
+    /* USE_OFFSET_LIMIT: eval bounds where a prefiltered match may start */
+    re->flags = PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_USE_OFFSET_LIMIT;
     int bad = 0;
     for (const char *f = t->flags; *f; f++) {
         switch (*f) {
@@ -111,6 +136,7 @@ void rules_expr_free(expr *e)
         rules_expr_free(e->kids[i]);
     dm_free(e->kids);
     dm_free(e->name);
+    dm_free(e->mask);
     dm_free(e);
 }
 
@@ -125,9 +151,20 @@ static void rule_free(rule *r)
         rules_regex_free(r->conds[i].re);
     dm_free(r->conds);
     rules_expr_free(r->meta);
-    for (size_t i = 0; i < r->ntests; i++)
+    for (size_t i = 0; i < r->ntests; i++) {
         dm_free(r->tests[i].text);
+        rules_with_free(&r->tests[i].with);
+    }
     dm_free(r->tests);
+}
+
+void rules_with_free(rtest_with *w)
+{
+    for (size_t i = 0; i < w->ntexts; i++)
+        dm_free(w->texts[i]);
+    dm_free(w->texts);
+    w->texts = NULL;
+    w->ntexts = 0;
 }
 
 rule *rules_add_rule(rules_build *b, const char *name, srcpos pos)
@@ -304,7 +341,7 @@ void rules_add_list_file(rules_build *b, const char *name, srcpos pos, const cha
 
 void rules_set_threshold(rules_build *b, int decline, double v, srcpos pos)
 {
-    (void)pos;
+    b->thr_pos = pos; /* the last one loaded is the later of the two that count */
     if (decline) {
         b->rs->decline_at = v;
         b->rs->have_decline = 1;
@@ -706,8 +743,8 @@ int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_cont
                 col = re->colmap[off];
             else if (re->explen)
                 col = re->colmap[re->explen - 1] + 1;
-            rules_diag(b, DM_SEV_ERROR, (srcpos){re->pos.file, re->pos.line, col}, "regex: %s",
-                       (const char *)msg);
+            regex_error(b, (srcpos){re->pos.file, re->pos.line, col}, "regex: %s",
+                        (const char *)msg);
         }
         return -1;
     }
@@ -722,7 +759,8 @@ int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_cont
         pcre2_code_free(code);
         return -1;
     }
-    pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* without JIT, the interpreter runs */
+    /* without JIT, the interpreter runs */
+    re->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
     pcre2_code_free(re->code);
     re->code = code;
     return 0;
@@ -830,6 +868,10 @@ static void lint_never(rules_build *b, const rule *r)
                 never = 1;
             else if (a->kind == C_KIND && c->kind == C_KIND && a->rkind != c->rkind)
                 never = 1;
+            else if (((a->kind == C_KIND && c->kind == C_NOTKIND) ||
+                      (a->kind == C_NOTKIND && c->kind == C_KIND)) &&
+                     a->rkind == c->rkind)
+                never = 1;
             else if (((a->kind == C_FACT && c->kind == C_NOTFACT) ||
                       (a->kind == C_NOTFACT && c->kind == C_FACT)) &&
                      a->num_kind == c->num_kind)
@@ -862,6 +904,20 @@ static void lint_never(rules_build *b, const rule *r)
                            "line %d",
                            r->name, a->pos.line);
         }
+    }
+    /* 'kind is not' every kind there is (a 'kind is' among them was warned about above) */
+    unsigned excluded = 0, all = (1u << DM_KIND_COUNT) - 1;
+    for (size_t i = 0; i < r->nconds; i++)
+        if (r->conds[i].kind == C_KIND)
+            return;
+    for (size_t i = 0; i < r->nconds; i++) {
+        if (r->conds[i].kind != C_NOTKIND || (excluded | (1u << r->conds[i].rkind)) == excluded)
+            continue;
+        excluded |= 1u << r->conds[i].rkind;
+        if (excluded == all)
+            rules_diag(b, DM_SEV_WARNING, r->conds[i].pos,
+                       "rule %s can never fire: its 'kind is not' conditions leave no kind",
+                       r->name);
     }
 }
 
@@ -1074,11 +1130,13 @@ DM_API void dm_ruleset_free(dm_ruleset *rs)
     dm_free(rs->order);
     dm_prefilter_free(rs->pf);
     dm_free(rs->pf_hits);
+    dm_free(rs->pf_spans);
     dm_free(rs->pf_regex);
     dm_free(rs->always);
     pcre2_match_data_free(rs->md);
     pcre2_match_context_free(rs->mctx);
     dm_free(rs->fired);
+    dm_free(rs->fired_bits);
     dm_free(rs->limit);
     dm_free(rs->plain);
     dm_free(rs->gate_rule);
@@ -1115,7 +1173,7 @@ DM_API dm_status dm_ruleset_load(const char *const *paths, size_t npaths,
     if (st == DM_OK && b.oom)
         st = DM_ENOMEM;
     if (st == DM_OK && rs->accept_at >= rs->decline_at) {
-        rules_diag(&b, DM_SEV_ERROR, (srcpos){npaths ? paths[0] : "", 0, 0},
+        rules_diag(&b, DM_SEV_ERROR, b.thr_pos,
                    "accept_at (%g) must be below decline_at (%g)", rs->accept_at,
                    rs->decline_at);
     }
@@ -1156,6 +1214,52 @@ static void collect_regex(dm_ruleset *rs, regex ***all, size_t *n)
 }
 
 /*
+ * worth_gating() says whether a pattern's literals make a useful gate:
+ * each must be PREFILTER_MIN_LITERAL bytes long or hold a rare byte; a
+ * pattern with a common short literal ("a") may as well always run.
+ */
+static int worth_gating(char **lits, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(lits[i]) < PREFILTER_MIN_LITERAL && !strpbrk(lits[i], PREFILTER_RARE))
+            return 0;
+    return n > 0;
+}
+
+/*
+ * masks() gives each and/or/atleast node whose kids all name rules the
+ * bitset of those rules, so that eval decides it with a few word
+ * operations instead of walking the kids (a meta like "any pitch" names
+ * twenty rules, and every record evaluates every meta).
+ */
+static int masks(const dm_ruleset *rs, expr *e)
+{
+    for (size_t i = 0; i < e->nkids; i++)
+        if (masks(rs, e->kids[i]) != 0)
+            return -1;
+    dm_free(e->mask);
+    e->mask = NULL;
+    if (e->kind != E_AND && e->kind != E_OR && e->kind != E_ATLEAST)
+        return 0;
+    for (size_t i = 0; i < e->nkids; i++)
+        if (e->kids[i]->kind != E_REF || e->kids[i]->ref < 0)
+            return 0;
+    if (!(e->mask = dm_calloc(rs->fwords, sizeof *e->mask)))
+        return -1;
+    for (size_t i = 0; i < e->nkids; i++) {
+        size_t r = (size_t)e->kids[i]->ref;
+        uint64_t bit = (uint64_t)1 << (r % 64);
+        if (e->mask[r / 64] & bit) { /* a name given twice counts twice: walk the kids */
+            dm_free(e->mask);
+            e->mask = NULL;
+            return 0;
+        }
+        e->mask[r / 64] |= bit;
+    }
+    return 0;
+}
+
+/*
  * plan() decides what a record runs.  A rule one of whose conditions is a
  * prefiltered pattern on one field cannot fire unless that pattern's
  * literal occurs there: it is "gated" and runs only when the prefilter
@@ -1169,12 +1273,16 @@ static dm_status plan(dm_ruleset *rs)
     dm_free(rs->gate_field);
     dm_free(rs->metas);
     dm_free(rs->fired_list);
+    dm_free(rs->fired_bits);
+    rs->fwords = rs->nrules / 64 + 1;
+    rs->fired_bits = dm_calloc(rs->fwords, sizeof *rs->fired_bits);
     rs->plain = dm_calloc(rs->nrules + 1, sizeof *rs->plain);
     rs->metas = dm_calloc(rs->nrules + 1, sizeof *rs->metas);
     rs->fired_list = dm_calloc(rs->nrules + 1, sizeof *rs->fired_list);
     rs->gate_rule = dm_calloc(rs->npf + 1, sizeof *rs->gate_rule);
     rs->gate_field = dm_calloc(rs->npf + 1, sizeof *rs->gate_field);
-    if (!rs->plain || !rs->metas || !rs->fired_list || !rs->gate_rule || !rs->gate_field)
+    if (!rs->plain || !rs->metas || !rs->fired_list || !rs->gate_rule || !rs->gate_field ||
+        !rs->fired_bits)
         return DM_ENOMEM;
     for (size_t i = 0; i < rs->npf; i++)
         rs->gate_rule[i] = -1;
@@ -1187,6 +1295,8 @@ static dm_status plan(dm_ruleset *rs)
             continue;
         if (r->meta) {
             rs->metas[rs->nmetas++] = i;
+            if (masks(rs, r->meta) != 0)
+                return DM_ENOMEM;
             continue;
         }
         int gated = 0;
@@ -1244,14 +1354,18 @@ DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error
         size_t nl = 0;
         re->pf_id = -1;
         if (!re->raw && re->code && !rs->no_prefilter &&
-            dm_literals_extract(re->expanded, re->explen, (re->flags & PCRE2_EXTENDED) != 0,
-                                PREFILTER_MIN_LITERAL, &lits, &nl)) {
+            dm_literals_extract(re->expanded, re->explen, (re->flags & PCRE2_EXTENDED) != 0, 1,
+                                &lits, &nl) &&
+            worth_gating(lits, nl)) {
             re->pf_id = (int)rs->npf;
+            re->maxlen = dm_pattern_max_len(re->expanded, re->explen,
+                                            (re->flags & PCRE2_EXTENDED) != 0);
             rs->pf_regex[rs->npf++] = re;
             for (size_t k = 0; k < nl && st == DM_OK; k++)
                 st = dm_prefilter_add(rs->pf, lits[k], strlen(lits[k]), (unsigned)re->pf_id);
             dm_literals_free(lits, nl);
         } else {
+            dm_literals_free(lits, nl);
             rs->always[rs->nalways++] = re;
         }
     }
@@ -1262,6 +1376,8 @@ DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error
     if (st == DM_OK) {
         size_t words = rs->npf / 64 + 1;
         rs->pf_hits = dm_calloc(words * DM_FIELD_COUNT, sizeof *rs->pf_hits);
+        dm_free(rs->pf_spans);
+        rs->pf_spans = dm_calloc((rs->npf + 1) * DM_FIELD_COUNT, sizeof *rs->pf_spans);
         if (!rs->md)
             rs->md = pcre2_match_data_create(8, NULL);
         if (!rs->mctx)
@@ -1270,7 +1386,7 @@ DM_API dm_status dm_ruleset_bind(dm_ruleset *rs, const dm_context *ctx, dm_error
         dm_free(rs->limit);
         rs->fired = dm_calloc(rs->nrules + 1, 1);
         rs->limit = dm_calloc(rs->nrules + 1, 1);
-        if (!rs->pf_hits || !rs->md || !rs->mctx || !rs->fired || !rs->limit)
+        if (!rs->pf_hits || !rs->pf_spans || !rs->md || !rs->mctx || !rs->fired || !rs->limit)
             st = DM_ENOMEM;
         else {
             pcre2_set_match_limit(rs->mctx, MATCH_LIMIT);

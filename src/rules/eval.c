@@ -9,6 +9,7 @@
  */
 #include "rcompile.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +46,8 @@ static const uint64_t *candidates(dm_ruleset *rs, dm_field f, const dm_norm *n)
     uint64_t *bits = rs->pf_hits + words * (size_t)f;
     if (!rs->pf_done[f]) {
         memset(bits, 0, words * sizeof *bits);
-        dm_prefilter_scan(rs->pf, n->text.data ? n->text.data : "", n->text.len, bits);
+        dm_prefilter_scan_at(rs->pf, n->text.data ? n->text.data : "", n->text.len, bits,
+                             rs->pf_spans + (rs->npf + 1) * (size_t)f);
         rs->pf_done[f] = 1;
     }
     return bits;
@@ -65,7 +67,7 @@ static int match_field(dm_ruleset *rs, const regex *re, const dm_record *rec, dm
                        int want_span, span *sp)
 {
     const char *s;
-    size_t len;
+    size_t len, from = 0, limit = PCRE2_UNSET;
     const dm_norm *n = NULL;
     if (re->raw) {
         s = dm_record_get(rec, f);
@@ -77,18 +79,32 @@ static int match_field(dm_ruleset *rs, const regex *re, const dm_record *rec, dm
         n = norm(rs, rec, f, want_span, &st);
         if (!n)
             return -2;
+        s = n->text.data ? n->text.data : "";
+        len = n->text.len;
         if (re->pf_id >= 0) {
             const uint64_t *bits = candidates(rs, f, n);
             if (!(bits[re->pf_id / 64] & ((uint64_t)1 << (re->pf_id % 64))))
                 return 0;
+            /* a match holds one of the literals, so it starts before the
+             * last one ends (the offset limit), and when its length is
+             * bounded, no more than maxlen bytes before the first one ends:
+             * start there, on a character boundary (lookbehinds still see
+             * what precedes) */
+            const dm_pf_span *at = &rs->pf_spans[(rs->npf + 1) * (size_t)f + (size_t)re->pf_id];
+            if (re->maxlen < at->first_end) {
+                from = at->first_end - re->maxlen;
+                while (from > 0 && ((unsigned char)s[from] & 0xC0) == 0x80)
+                    from--;
+            }
+            if (at->last_end != UINT32_MAX)
+                limit = at->last_end - 1;
         }
-        s = n->text.data ? n->text.data : "";
-        len = n->text.len;
     }
-    /* normalized text is valid UTF-8 by construction: PCRE2 need not check it
-     * again for every pattern; raw patterns were compiled to cope with bad bytes */
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, re->raw ? 0 : PCRE2_NO_UTF_CHECK,
-                         rs->md, rs->mctx);
+    pcre2_set_offset_limit(rs->mctx, limit);
+    int rc = re->jit && !re->raw
+                 ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, from, 0, rs->md, rs->mctx)
+                 : pcre2_match(re->code, (PCRE2_SPTR)s, len, from,
+                               re->raw ? 0 : PCRE2_NO_UTF_CHECK, rs->md, rs->mctx);
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
         rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
         return -1;
@@ -256,8 +272,40 @@ static int eval_cond(dm_ruleset *rs, const cond *c, const dm_record *rec, const 
     return 0;
 }
 
+static void set_fired(dm_ruleset *rs, size_t i)
+{
+    rs->fired[i] = 1;
+    rs->fired_bits[i / 64] |= (uint64_t)1 << (i % 64);
+    rs->fired_list[rs->nfired++] = i;
+}
+
+/* masked() counts the rules of a node's mask that fired. */
+static size_t masked(const dm_ruleset *rs, const uint64_t *mask)
+{
+    size_t n = 0;
+    for (size_t w = 0; w < rs->fwords; w++)
+        for (uint64_t m = rs->fired_bits[w] & mask[w]; m; m &= m - 1)
+            n++;
+    return n;
+}
+
 static int eval_expr(const dm_ruleset *rs, const expr *e)
 {
+    if (e->mask) {
+        uint64_t any = 0, all = 1;
+        switch (e->kind) {
+        case E_AND:
+            for (size_t w = 0; w < rs->fwords; w++)
+                all &= (rs->fired_bits[w] & e->mask[w]) == e->mask[w];
+            return (int)all;
+        case E_OR:
+            for (size_t w = 0; w < rs->fwords; w++)
+                any |= rs->fired_bits[w] & e->mask[w];
+            return any != 0;
+        case E_ATLEAST: return masked(rs, e->mask) >= (size_t)e->atleast;
+        default: break;
+        }
+    }
     switch (e->kind) {
     case E_REF: return e->ref >= 0 && rs->fired[e->ref];
     case E_NOT: return !eval_expr(rs, e->kids[0]);
@@ -300,10 +348,8 @@ static void eval_rule(dm_ruleset *rs, size_t i, const dm_record *rec, const dm_c
                 got = sp;
         }
     }
-    if (ok) {
-        rs->fired[i] = 1;
-        rs->fired_list[rs->nfired++] = i;
-    }
+    if (ok)
+        set_fired(rs, i);
     if (spans)
         spans[i] = got;
 }
@@ -317,6 +363,7 @@ static int eval_record(dm_ruleset *rs, const dm_record *rec, const dm_context *c
                        int want_spans, span *spans, int *oom)
 {
     memset(rs->fired, 0, rs->nrules);
+    memset(rs->fired_bits, 0, rs->fwords * sizeof *rs->fired_bits);
     memset(rs->limit, 0, rs->nrules);
     rs->nfired = 0;
     rs->any_limit = 0;
@@ -344,10 +391,8 @@ static int eval_record(dm_ruleset *rs, const dm_record *rec, const dm_context *c
     }
     for (size_t k = 0; k < rs->nmetas; k++) {
         size_t i = rs->metas[k];
-        if (eval_expr(rs, rs->rules[i].meta)) {
-            rs->fired[i] = 1;
-            rs->fired_list[rs->nfired++] = i;
-        }
+        if (eval_expr(rs, rs->rules[i].meta))
+            set_fired(rs, i);
     }
     return *oom ? -1 : 0;
 }
@@ -530,6 +575,121 @@ static dm_kind test_kind(const dm_ruleset *rs, const rule *r)
     return k >= 0 ? (dm_kind)k : DM_KIND_INVITATION;
 }
 
+/* The sender of a test whose 'with' needs one (docs/rules.md, Tests). */
+#define TEST_SENDER_URL "https://www.linkedin.com/in/test-sender"
+#define TEST_SENDER_NAME "Test Sender"
+
+/*
+ * test_record() fills `rec` for one test: its kind, its text in its field,
+ * and what its 'with' gives, the way a run gets it.  Facts a reader finds
+ * (spinmail, no_sender_url, html, mutual) are set on the record as readers
+ * set them; history and connections go into a context of the test's own,
+ * *tctx (made here, on the test profile), message by message and reach the
+ * record through dm_context_attach(), so that history.pitched runs the
+ * ruleset over the history's texts as it does in triage.
+ */
+static dm_status test_record(const dm_ruleset *rs, const rule *r, const rtest *tc,
+                             dm_record *rec, dm_context **tctx)
+{
+    const rtest_with *w = &tc->with;
+    dm_record_clear(rec);
+    dm_record_set_kind(rec, w->kind >= 0 ? (dm_kind)w->kind : test_kind(rs, r));
+    dm_status st = dm_record_set(rec, (dm_field)tc->field, tc->text, strlen(tc->text));
+    if (st != DM_OK || !w->given)
+        return st;
+    dm_record_set_mutual(rec, w->mutual);
+    dm_record_add_facts(rec, w->facts);
+    if (!w->connected && w->incoming + w->outgoing == 0)
+        return DM_OK;
+    /* the sender: a profile URL unless the record has none; the name when
+     * the join is on it (no URL, or history.weak) */
+    const char *url = dm_record_get(rec, DM_FIELD_FROM_URL);
+    if (!url && !(w->facts & DM_FACT_NO_URL) && !w->weak) {
+        url = TEST_SENDER_URL;
+        st = dm_record_set(rec, DM_FIELD_FROM_URL, url, strlen(url));
+    }
+    if (url && !*url)
+        url = NULL;
+    const char *name = dm_record_get(rec, DM_FIELD_FROM_NAME);
+    if (st == DM_OK && !name && (!url || w->weak)) {
+        name = TEST_SENDER_NAME;
+        st = dm_record_set(rec, DM_FIELD_FROM_NAME, name, strlen(name));
+    }
+    if (st == DM_OK)
+        st = test_profile(tctx);
+    /* DM_EINVAL: no URL and from.name "", nobody to join on; a run skips
+     * such a message too (dm_context_finish()) */
+    const char *hurl = w->weak ? NULL : url;
+    for (long i = 0; st == DM_OK && i < w->incoming; i++)
+        st = dm_context_add_message(*tctx, hurl, name, 1,
+                                    (size_t)i < w->ntexts ? w->texts[i] : NULL);
+    for (long i = 0; st == DM_OK && i < w->outgoing; i++)
+        st = dm_context_add_message(*tctx, hurl, name, 0, NULL);
+    if (st == DM_EINVAL)
+        st = DM_OK;
+    if (st == DM_OK && w->connected)
+        st = dm_context_add_connection(*tctx, url, name);
+    if (st == DM_EINVAL)
+        st = DM_OK;
+    if (st == DM_OK)
+        dm_context_attach(*tctx, rec);
+    return st;
+}
+
+/* desc_add() appends one item of with_desc(), after ", " when not the first. */
+static void desc_add(char *out, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void desc_add(char *out, size_t n, const char *fmt, ...)
+{
+    size_t len = strlen(out);
+    if (len + 1 >= n)
+        return;
+    if (strcmp(out, " with") != 0)
+        len += (size_t)snprintf(out + len, n - len, ",");
+    if (len + 1 >= n)
+        return;
+    out[len++] = ' ';
+    out[len] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + len, n - len, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * with_desc() writes a test's 'with' as it could have been written, for
+ * the failure message: " with kind=message, mutual=12, connected".
+ */
+static void with_desc(const rtest_with *w, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (!w->given)
+        return;
+    snprintf(out, n, " with");
+    if (w->kind >= 0)
+        desc_add(out, n, "kind=%s", dm_kind_name((dm_kind)w->kind));
+    if (w->mutual >= 0)
+        desc_add(out, n, "mutual=%ld", w->mutual);
+    if (w->incoming > (long)w->ntexts) /* else the texts say it */
+        desc_add(out, n, "history.incoming=%ld", w->incoming);
+    if (w->outgoing)
+        desc_add(out, n, "history.outgoing=%ld", w->outgoing);
+    for (size_t i = 0; i < w->ntexts; i++)
+        desc_add(out, n, "history.text=\"%.40s%s\"", w->texts[i],
+                 strlen(w->texts[i]) > 40 ? "..." : "");
+    if (w->weak)
+        desc_add(out, n, "history.weak");
+    if (w->facts & DM_FACT_SPINMAIL)
+        desc_add(out, n, "spinmail");
+    if (w->facts & DM_FACT_NO_URL)
+        desc_add(out, n, "no_sender_url");
+    if (w->facts & DM_FACT_HTML)
+        desc_add(out, n, "html");
+    if (w->connected)
+        desc_add(out, n, "connected");
+}
+
 DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t *passed,
                                  size_t *failed, dm_error *err)
 {
@@ -548,14 +708,21 @@ DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t
             continue;
         for (size_t t = 0; t < r->ntests && st == DM_OK; t++) {
             const rtest *tc = &r->tests[t];
-            dm_record_clear(rec);
-            dm_record_set_kind(rec, test_kind(rs, r));
-            st = dm_record_set(rec, (dm_field)tc->field, tc->text, strlen(tc->text));
-            if (st != DM_OK)
+            dm_context *tctx = NULL;
+            st = test_record(rs, r, tc, rec, &tctx);
+            if (st != DM_OK) {
+                dm_context_free(tctx);
                 break;
+            }
+            /* the pitched cache is keyed by history: this test's is new */
+            dm_map_free(&rs->pitched, NULL);
             reset_record(rs);
-            eval_record(rs, rec, ctx, 0, NULL, &oom);
+            if (dm_record_history(rec)) /* before: it reuses the scratch (run()) */
+                pitched(rs, dm_record_history(rec), tctx, &oom);
+            eval_record(rs, rec, tctx ? tctx : ctx, 0, NULL, &oom);
             reset_record(rs);
+            dm_map_free(&rs->pitched, NULL);
+            dm_context_free(tctx);
             if (oom) {
                 st = DM_ENOMEM;
                 break;
@@ -578,6 +745,8 @@ DM_API dm_status dm_ruleset_test(dm_ruleset *rs, dm_diag_fn cb, void *ud, size_t
                                   : "expected a miss, but it fired",
                      dm_field_name((dm_field)tc->field), tc->text,
                      strlen(tc->text) > 120 ? "..." : "");
+            size_t len = strlen(e.text);
+            with_desc(&tc->with, e.text + len, sizeof e.text - len); /* " with ..." */
             if (cb)
                 cb(ud, DM_SEV_ERROR, &e);
         }

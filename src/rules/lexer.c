@@ -291,7 +291,7 @@ void lex_next(lexer *lx, token *t, int regex_ok)
             {"!=", TK_CMP, CMP_NE},   {"<=", TK_CMP, CMP_LE},     {">=", TK_CMP, CMP_GE},
             {"<", TK_CMP, CMP_LT},    {">", TK_CMP, CMP_GT},      {"{", TK_LBRACE, CMP_EQ},
             {"}", TK_RBRACE, CMP_EQ}, {"(", TK_LPAREN, CMP_EQ},   {")", TK_RPAREN, CMP_EQ},
-            {",", TK_COMMA, CMP_EQ},
+            {",", TK_COMMA, CMP_EQ},  {"=", TK_ASSIGN, CMP_EQ}, /* after "==", "=~" */
         };
         for (size_t i = 0; i < sizeof punct / sizeof punct[0]; i++) {
             size_t n = strlen(punct[i].s);

@@ -515,7 +515,223 @@ static int add_tag(parser *ps, rule *r, const char *tag)
     return 1;
 }
 
-/* test -> 'test' ('hit' | 'miss') [FIELD] STRING */
+/* ---- a test's 'with': the facts of its record ----------------------------------- */
+
+enum { W_KIND, W_MUTUAL, W_MESSAGES, W_INCOMING, W_OUTGOING, W_TEXT, W_WEAK, W_SPINMAIL,
+       W_NO_URL, W_CONNECTED, W_HTML, W_COUNT };
+
+/* what follows a name of 'with': nothing (a yes/no fact), '=' and a value */
+enum { WV_YESNO, WV_COUNT, WV_KIND, WV_TEXT };
+
+static const struct {
+    const char *name;
+    int value;
+} withs[W_COUNT] = {
+    [W_KIND] = {"kind", WV_KIND},
+    [W_MUTUAL] = {"mutual", WV_COUNT},
+    [W_MESSAGES] = {"history.messages", WV_COUNT},
+    [W_INCOMING] = {"history.incoming", WV_COUNT},
+    [W_OUTGOING] = {"history.outgoing", WV_COUNT},
+    [W_TEXT] = {"history.text", WV_TEXT},
+    [W_WEAK] = {"history.weak", WV_YESNO},
+    [W_SPINMAIL] = {"spinmail", WV_YESNO},
+    [W_NO_URL] = {"no_sender_url", WV_YESNO},
+    [W_CONNECTED] = {"connected", WV_YESNO},
+    [W_HTML] = {"html", WV_YESNO},
+};
+
+static const char *const with_help =
+    "kind, mutual, history.messages, history.incoming, history.outgoing, history.text, "
+    "history.weak, spinmail, no_sender_url, connected or html";
+
+/* a count a test gives: the history is made message by message */
+#define WITH_COUNT_MAX 10000
+
+static int with_of(const char *name)
+{
+    for (int i = 0; i < W_COUNT; i++)
+        if (strcmp(withs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int add_with_text(parser *ps, rtest_with *w, const char *text)
+{
+    char **p = dm_realloc(w->texts, (w->ntexts + 1) * sizeof *p);
+    if (!p || !(p[w->ntexts] = dm_strdup(text))) {
+        if (p)
+            w->texts = p;
+        rules_oom(ps->b);
+        return 0;
+    }
+    w->texts = p;
+    w->ntexts++;
+    return 1;
+}
+
+/*
+ * settle_counts() makes the history counts whole: history.incoming is the
+ * count given, else history.messages - history.outgoing when both are
+ * given, else the number of history.text; history.outgoing is the count
+ * given, else what history.messages leaves, else 0.  Returns 0 after
+ * reporting counts that do not add up.
+ */
+static int settle_counts(parser *ps, rtest_with *w, const long *num, const srcpos *at)
+{
+    int gm = at[W_MESSAGES].line != 0, gi = at[W_INCOMING].line != 0,
+        go = at[W_OUTGOING].line != 0;
+    long m = num[W_MESSAGES], t = (long)w->ntexts;
+    long in = gi ? num[W_INCOMING] : gm && go ? m - num[W_OUTGOING] : t;
+    long out = go ? num[W_OUTGOING] : gm ? m - in : 0;
+    if (in < t) {
+        if (gi)
+            report_at(ps, DM_SEV_ERROR, at[W_INCOMING],
+                      "history.incoming = %ld is fewer than the %ld history.text given (each is "
+                      "a message the sender wrote)",
+                      in, t);
+        else
+            report_at(ps, DM_SEV_ERROR, at[W_MESSAGES],
+                      "history.messages = %ld is fewer than history.outgoing = %ld and the %ld "
+                      "history.text given",
+                      m, num[W_OUTGOING], t);
+        return 0;
+    }
+    if (out < 0 || (gm && in + out != m)) {
+        if (go)
+            report_at(ps, DM_SEV_ERROR, at[W_MESSAGES],
+                      "history.messages = %ld is not history.incoming + history.outgoing (%ld + "
+                      "%ld)",
+                      m, in, out);
+        else
+            report_at(ps, DM_SEV_ERROR, at[W_MESSAGES],
+                      "history.messages = %ld is fewer than the %ld incoming messages", m, in);
+        return 0;
+    }
+    if (w->weak && in + out == 0) {
+        report_at(ps, DM_SEV_ERROR, at[W_WEAK],
+                  "history.weak needs a history: give history.messages, history.incoming, "
+                  "history.outgoing or history.text");
+        return 0;
+    }
+    w->incoming = in;
+    w->outgoing = out;
+    return 1;
+}
+
+/*
+ * with  -> 'with' given (',' given)*
+ * given -> 'kind' '=' KIND | COUNT '=' NUMBER | 'history.text' '=' STRING | YESNO
+ * An unknown or repeated name and a bad count leave the list readable: they
+ * are reported and reading goes on, so that lint shows them all.  Returns 0
+ * after any error; w->texts is the caller's to free either way.
+ */
+static int parse_with(parser *ps, rtest_with *w)
+{
+    srcpos at[W_COUNT]; /* where each was given; line 0: it was not */
+    long num[W_COUNT] = {0};
+    int ok = 1;
+    memset(at, 0, sizeof at);
+    w->given = 1;
+    w->kind = -1;
+    w->mutual = -1;
+    do {
+        next(ps, 0); /* past 'with' or ',' */
+        if (ps->tok.kind != TK_NAME) {
+            expected(ps, "a fact after 'with'");
+            return 0;
+        }
+        srcpos pos = here(ps);
+        char name[64];
+        snprintf(name, sizeof name, "%s", ps->tok.text);
+        int id = with_of(name);
+        next(ps, 0);
+        if (id < 0) {
+            if (strcmp(name, "history.pitched") == 0)
+                report_at(ps, DM_SEV_ERROR, pos,
+                          "history.pitched cannot be set: it holds when one of the sender's "
+                          "earlier messages hits a pitch rule; give them as history.text = "
+                          "\"...\"");
+            else
+                report_at(ps, DM_SEV_ERROR, pos, "unknown fact '%s' for a test (%s)", name,
+                          with_help);
+            ok = 0;
+            if (ps->tok.kind == TK_ASSIGN) { /* skip its value, if it has one */
+                next(ps, 0);
+                if (ps->tok.kind == TK_NAME || ps->tok.kind == TK_NUMBER ||
+                    ps->tok.kind == TK_STRING)
+                    next(ps, 0);
+            }
+            continue;
+        }
+        if (at[id].line && id != W_TEXT) {
+            report_at(ps, DM_SEV_ERROR, pos, "%s is given twice in this test (first at column %d)",
+                      name, at[id].col);
+            ok = 0;
+        }
+        at[id] = pos;
+        if (withs[id].value == WV_YESNO) {
+            if (ps->tok.kind == TK_ASSIGN) {
+                report_at(ps, DM_SEV_ERROR, here(ps),
+                          "%s is a yes/no fact: name it to set it, with no '='", name);
+                return 0;
+            }
+            switch (id) {
+            case W_WEAK: w->weak = 1; break;
+            case W_CONNECTED: w->connected = 1; break;
+            case W_SPINMAIL: w->facts |= DM_FACT_SPINMAIL; break;
+            case W_NO_URL: w->facts |= DM_FACT_NO_URL; break;
+            default: w->facts |= DM_FACT_HTML; break;
+            }
+            continue;
+        }
+        if (ps->tok.kind != TK_ASSIGN) {
+            char what[96];
+            snprintf(what, sizeof what, "'=' after %s", name);
+            expected(ps, what);
+            return 0;
+        }
+        next(ps, 0);
+        if (withs[id].value == WV_KIND) {
+            int k = ps->tok.kind == TK_NAME ? dm_kind_lookup(ps->tok.text) : -1;
+            if (k < 0) {
+                expected(ps, "a kind: invitation, message or email");
+                return 0;
+            }
+            w->kind = k;
+        } else if (withs[id].value == WV_TEXT) {
+            if (ps->tok.kind != TK_STRING) {
+                expected(ps, "the text of an earlier message, a string");
+                return 0;
+            }
+            if (!add_with_text(ps, w, ps->tok.text))
+                return 0;
+        } else {
+            if (ps->tok.kind != TK_NUMBER) {
+                expected(ps, "a number");
+                return 0;
+            }
+            double v = ps->tok.num;
+            if (v < 0 || v > WITH_COUNT_MAX || v != (double)(long)v) {
+                report_at(ps, DM_SEV_ERROR, here(ps),
+                          "bad number %s for %s: a whole number from 0 to %d", ps->tok.text,
+                          name, WITH_COUNT_MAX);
+                ok = 0;
+            } else {
+                num[id] = (long)v;
+            }
+        }
+        next(ps, 0);
+    } while (ps->tok.kind == TK_COMMA);
+    if (!ok)
+        return 0;
+    if (at[W_MUTUAL].line)
+        w->mutual = num[W_MUTUAL];
+    return settle_counts(ps, w, num, at);
+}
+
+static int parse_test_text(parser *ps, rule *r, srcpos pos, int hit, rtest_with *w);
+
+/* test -> 'test' ('hit' | 'miss') [with] [FIELD] STRING */
 static int parse_test(parser *ps, rule *r)
 {
     srcpos pos = here(ps);
@@ -530,9 +746,41 @@ static int parse_test(parser *ps, rule *r)
         return 0;
     }
     next(ps, 0);
+    rtest_with w;
+    memset(&w, 0, sizeof w);
+    w.kind = -1;
+    w.mutual = -1;
+    if (is_kw(&ps->tok, "with")) {
+        int ok = parse_with(ps, &w);
+        if (ok && ps->tok.kind == TK_NAME &&
+            (with_of(ps->tok.text) >= 0 || strcmp(ps->tok.text, "history.pitched") == 0)) {
+            expected(ps, "',' between the facts after 'with'");
+            ok = 0;
+        }
+        if (!ok) {
+            rules_with_free(&w);
+            return 0;
+        }
+    }
+    int ok = parse_test_text(ps, r, pos, hit, &w);
+    if (!ok)
+        rules_with_free(&w);
+    return ok;
+}
+
+/* the rest of a test: [FIELD] STRING; it takes `w` when it returns 1 */
+static int parse_test_text(parser *ps, rule *r, srcpos pos, int hit, rtest_with *w)
+{
     int field = DM_FIELD_MESSAGE;
     if (ps->tok.kind == TK_NAME) {
         field = field_of(ps->tok.text);
+        if (field < 0 && !w->given &&
+            (with_of(ps->tok.text) >= 0 || strcmp(ps->tok.text, "history.pitched") == 0)) {
+            report_at(ps, DM_SEV_ERROR, here(ps),
+                      "a test sets one field; '%s' is a fact: write 'test %s with %s ...'",
+                      ps->tok.text, hit ? "hit" : "miss", ps->tok.text);
+            return 0;
+        }
         if (field < 0) {
             report_at(ps, DM_SEV_ERROR, here(ps), "a test sets one field; '%s' is not one (%s)",
                       ps->tok.text, field_help);
@@ -559,6 +807,7 @@ static int parse_test(parser *ps, rule *r)
         rules_oom(ps->b);
         return 0;
     }
+    t->with = *w;
     r->ntests++;
     next(ps, 0);
     return 1;

@@ -97,11 +97,30 @@ enum { AT_END, AT_EXACT, AT_REQ, AT_OPAQUE, AT_ZERO };
 typedef struct atom {
     int kind;
     lset *set; /* AT_EXACT: the exact language; AT_REQ: the req set */
+    int has_w; /* w is known; otherwise the atom is one character (W_CHAR) */
+    size_t w;  /* most bytes one copy consumes, W_INF: unbounded */
 } atom;
 
 typedef struct lang {
     lset *exact, *req;
+    size_t w; /* most bytes a match consumes, W_INF: unbounded */
 } lang;
+
+/* Widths: one character is at most 4 bytes of UTF-8 */
+#define W_CHAR 4
+#define W_INF SIZE_MAX
+
+static size_t w_add(size_t a, size_t b)
+{
+    return a == W_INF || b == W_INF || a > W_INF - b ? W_INF : a + b;
+}
+
+static size_t w_mul(size_t a, unsigned n)
+{
+    if (a == 0 || n == 0)
+        return 0;
+    return a == W_INF || n == UINT32_MAX || a > W_INF / n ? W_INF : a * n;
+}
 
 typedef struct quant {
     unsigned min, max; /* max UINT32_MAX: unbounded */
@@ -203,6 +222,20 @@ static lset *lset_union(lset *a, lset *b)
     return a;
 }
 
+/* cut_union() puts the distinct prefixes of at most `cut` bytes of a and b
+ * in *probe; 0 when they are more than the cap. */
+static int cut_union(const lset *a, const lset *b, size_t cut, lset *probe)
+{
+    probe->n = 0;
+    for (size_t i = 0; i < a->n + b->n; i++) {
+        const lset *x = i < a->n ? a : b;
+        size_t j = i < a->n ? i : i - a->n;
+        if (lset_add(probe, x->s[j], x->len[j] < cut ? x->len[j] : cut) < 0)
+            return 0;
+    }
+    return 1;
+}
+
 /*
  * req_union() is the union of two req sets (it frees both).  Past the cap,
  * the strings are cut to the longest length that brings the number of
@@ -214,21 +247,27 @@ static lset *req_union(lset *a, lset *b)
     lset *r = NULL;
     if (!a || !b)
         goto out;
-    for (size_t cut = LIT_MAX; cut > 0 && !r; cut--) {
-        lset probe;
-        int full = 0;
-        probe.n = 0;
-        for (size_t i = 0; i < a->n + b->n && !full; i++) {
-            const lset *x = i < a->n ? a : b;
-            size_t j = i < a->n ? i : i - a->n;
-            full = lset_add(&probe, x->s[j], x->len[j] < cut ? x->len[j] : cut) < 0;
+    lset probe;
+    if (cut_union(a, b, LIT_MAX, &probe)) {
+        r = a;
+    } else {
+        /* fewer bytes never make more distinct prefixes: the longest cut that
+         * fits is found by bisection (lo fits or is 0, hi does not fit) */
+        size_t lo = 0, hi = LIT_MAX;
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (cut_union(a, b, mid, &probe))
+                lo = mid;
+            else
+                hi = mid;
         }
-        if (!full) {
-            memcpy(a, &probe, sizeof probe);
-            reduce(a);
+        if (lo > 0 && cut_union(a, b, lo, &probe))
             r = a;
-            a = NULL;
-        }
+    }
+    if (r) {
+        memcpy(r, &probe, sizeof probe);
+        reduce(r);
+        a = NULL;
     }
 out:
     lset_free(a);
@@ -258,9 +297,17 @@ static int product(parser *ps, const lset *a, const lset *b, lset **out)
 
 static int contains(const char *h, size_t hn, const char *nd, size_t nn)
 {
-    for (size_t i = 0; i + nn <= hn; i++)
-        if (memcmp(h + i, nd, nn) == 0)
+    if (nn == 0)
+        return 1;
+    /* first byte by memchr, then the rest: this runs n^2 times a set */
+    for (const char *p = h, *end = h + hn; (size_t)(end - p) >= nn;) {
+        p = memchr(p, nd[0], (size_t)(end - p) - nn + 1);
+        if (!p)
+            return 0;
+        if (memcmp(p + 1, nd + 1, nn - 1) == 0)
             return 1;
+        p++;
+    }
     return 0;
 }
 
@@ -618,8 +665,11 @@ static quant read_quant(parser *ps)
 
 static atom literal(parser *ps, unsigned c)
 {
-    atom a = {AT_OPAQUE, NULL};
+    atom a = {AT_OPAQUE, NULL, 1, 1};
     char ch = lower(c);
+    /* caseless, k and s also match U+212A and U+017F */
+    if (ch == 'k' || ch == 's')
+        a.w = 3;
     if (c == 0) /* cannot be in a C string */
         return a;
     a.set = lset_one(ps, &ch, 1);
@@ -631,7 +681,7 @@ static atom literal(parser *ps, unsigned c)
 /* a non-ASCII character: consumed, never part of a literal */
 static atom non_ascii(parser *ps)
 {
-    atom a = {AT_OPAQUE, NULL};
+    atom a = {AT_OPAQUE, NULL, 0, 0};
     ps->p = utf8_skip(ps->p, ps->end);
     if (!ps->p) {
         ps->p = ps->end;
@@ -643,7 +693,7 @@ static atom non_ascii(parser *ps)
 /* escape -> '\' ( punct | [aefnrt] | [bBAzZGK] | class-escape | ref | ... ) */
 static atom parse_escape(parser *ps)
 {
-    atom a = {AT_OPAQUE, NULL};
+    atom a = {AT_OPAQUE, NULL, 0, 0};
     const unsigned char *p = ps->p, *end = ps->end;
     if (end - p < 2) {
         ps->fail = 1;
@@ -666,6 +716,10 @@ static atom parse_escape(parser *ps)
     }
     if (strchr("dDwWsShHvVRXC", (int)d)) { /* character types: consume something */
         ps->p = p;
+        if (d == 'X' || d == 'R') { /* a grapheme cluster: any length; \R: CR LF */
+            a.has_w = 1;
+            a.w = d == 'X' ? W_INF : 2 * W_CHAR;
+        }
         return a;
     }
     switch (d) {
@@ -696,6 +750,7 @@ static atom parse_escape(parser *ps)
             p = p < end && *p < 0x80 ? p + 1 : NULL;
         break;
     case 'g': /* \g{n} \g{name} \g<name> \g'name' \gn \g-n \g+n */
+        a.has_w = 1, a.w = W_INF;
         if (p < end && *p == '{')
             p = skip_past(p, end, '}');
         else if (p < end && *p == '<')
@@ -713,6 +768,7 @@ static atom parse_escape(parser *ps)
         }
         break;
     case 'k': /* \k<name> \k'name' \k{name} */
+        a.has_w = 1, a.w = W_INF;
         if (p < end && *p == '<')
             p = skip_past(p, end, '>');
         else if (p < end && *p == '\'')
@@ -724,6 +780,7 @@ static atom parse_escape(parser *ps)
         break;
     default:
         if (is_digit(d)) { /* backreference or octal: consume every digit */
+            a.has_w = 1, a.w = W_INF;
             while (p < end && is_digit(*p))
                 p++;
             break;
@@ -762,7 +819,7 @@ static const unsigned char *posix_end(const unsigned char *p, const unsigned cha
  */
 static atom parse_class(parser *ps)
 {
-    atom a = {AT_OPAQUE, NULL};
+    atom a = {AT_OPAQUE, NULL, 0, 0};
     const unsigned char *p = ps->p + 1, *end = ps->end;
     unsigned char member[128] = {0};
     int neg = 0, ok = 1, quote = 0, first = 1, n = 0;
@@ -893,6 +950,7 @@ static int parse_group(parser *ps, int depth, atom *a)
     int look = 0;
     a->kind = AT_OPAQUE;
     a->set = NULL;
+    a->has_w = 0;
     if (p < end && *p == '*') { /* (*VERB), (*UTF), (*napla:...): not modelled */
         ps->fail = 1;
         return 0;
@@ -917,11 +975,13 @@ static int parse_group(parser *ps, int depth, atom *a)
             p = skip_name(p + 1, end, '\'');
         } else if ((c == 'P' && (c1 == '=' || c1 == '>')) || c == '&') {
             /* a named backreference or subroutine call: consumes something */
+            a->has_w = 1, a->w = W_INF;
             p = skip_name(p + (c == 'P' ? 2 : 1), end, ')');
             ps->p = p ? p : end;
             ps->fail |= !p;
             return 0;
         } else if (c == 'R' || is_digit(c) || ((c == '+' || c == '-') && is_digit(c1))) {
+            a->has_w = 1, a->w = W_INF;
             for (p++; p < end && is_digit(*p); p++) /* recursion */
                 ;
             ps->fail |= !(p < end && *p == ')');
@@ -966,6 +1026,8 @@ static int parse_group(parser *ps, int depth, atom *a)
         return 0;
     }
     ps->p++;
+    a->has_w = 1;
+    a->w = look ? 0 : l.w;
     if (look) {
         a->kind = AT_ZERO;
         lset_free(l.exact);
@@ -985,7 +1047,7 @@ static int parse_group(parser *ps, int depth, atom *a)
  * '|', ')' or the end of the pattern. */
 static atom parse_atom(parser *ps, int depth)
 {
-    atom a = {AT_END, NULL};
+    atom a = {AT_END, NULL, 0, 0};
     for (;;) {
         skip_ignorable(ps);
         if (ps->fail || ps->p >= ps->end)
@@ -1040,7 +1102,7 @@ static atom parse_atom(parser *ps, int depth)
 /* seq -> ( atom quant? )* */
 static lang parse_seq(parser *ps, int depth)
 {
-    lang out = {NULL, NULL};
+    lang out = {NULL, NULL, 0};
     seq q = {lset_one(ps, "", 0), 1, NULL};
     while (!ps->fail) {
         atom a = parse_atom(ps, depth);
@@ -1049,6 +1111,9 @@ static lang parse_seq(parser *ps, int depth)
             break;
         }
         quant qu = read_quant(ps);
+        size_t w = a.kind == AT_ZERO ? 0 : a.has_w ? a.w : W_CHAR;
+        /* braces PCRE2 may read as literal text: unknown */
+        out.w = w_add(out.w, qu.certain ? w_mul(w, qu.max) : W_INF);
         if (!ps->fail)
             apply(ps, &q, &a, &qu);
         lset_free(a.set);
@@ -1071,7 +1136,7 @@ static lang parse_seq(parser *ps, int depth)
 /* alt -> seq ( '|' seq )* */
 static lang parse_alt(parser *ps, int depth)
 {
-    lang acc = {NULL, NULL};
+    lang acc = {NULL, NULL, 0};
     if (depth > DEPTH_MAX) {
         ps->fail = 1;
         return acc;
@@ -1080,6 +1145,8 @@ static lang parse_alt(parser *ps, int depth)
     while (!ps->fail && ps->p < ps->end && *ps->p == '|') {
         ps->p++;
         lang b = parse_seq(ps, depth);
+        if (b.w > acc.w)
+            acc.w = b.w;
         acc.exact = lset_union(acc.exact, b.exact);
         acc.req = req_union(acc.req, b.req);
     }
@@ -1125,6 +1192,19 @@ out:
     return ok;
 }
 
+size_t dm_pattern_max_len(const char *pattern, size_t len, int extended)
+{
+    parser ps = {(const unsigned char *)pattern, (const unsigned char *)pattern + len,
+                 extended != 0, 0, 0};
+    if (!pattern)
+        return SIZE_MAX;
+    lang l = parse_alt(&ps, 0);
+    size_t w = ps.fail || ps.p != ps.end ? SIZE_MAX : l.w;
+    lset_free(l.exact);
+    lset_free(l.req);
+    return w;
+}
+
 void dm_literals_free(char **lits, size_t n)
 {
     if (!lits)
@@ -1157,8 +1237,10 @@ struct dm_prefilter {
     /* the automaton: states without outputs are numbered first, so "has
      * outputs" is one compare with first_out */
     uint32_t nclass, nstates, first_out;
+    uint32_t maxlit; /* longest literal, in bytes */
     uint8_t cls[256];
-    uint16_t *t16;       /* [state * nclass + class] = next state */
+    uint16_t *t16;       /* [state * nclass + class] = next state, or next offset when pre16 */
+    int pre16;           /* t16 holds offsets (state * nclass): every offset fits 16 bits */
     uint32_t *t32;       /* [offset + class] = next offset, offsets = state * nclass */
     uint32_t *out_start; /* outputs of state first_out + k: out_ids[start[k]..start[k+1]) */
     uint32_t *out_ids;
@@ -1470,10 +1552,13 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     size_t qn = 0, on = nquiet;
     for (size_t b = 0; b < nstates; b++)
         perm[b] = (uint32_t)(out_start[b + 1] == out_start[b] ? qn++ : on++);
+    /* premultiplied offsets save a multiply per byte scanned: always in 32
+     * bits, in 16 bits when the table is small enough (the usual case) */
+    int pre16 = t.t16 && (size_t)nstates * K <= 65536;
     for (size_t b = 0; b < nstates; b++) /* entries first, then whole rows */
         for (size_t c = 0; c < K; c++) {
             uint32_t v = perm[tget(&t, b, c)];
-            tset(&t, b, c, t.t32 ? v * K : v);
+            tset(&t, b, c, t.t32 || pre16 ? v * K : v);
         }
     size_t rowbytes = K * (t.t16 ? 2 : 4);
     moved = dm_calloc(nstates / 8 + 1, 1);
@@ -1518,6 +1603,7 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     pf->nstates = (uint32_t)nstates;
     pf->first_out = (uint32_t)nquiet;
     pf->t16 = t.t16;
+    pf->pre16 = pre16;
     pf->t32 = t.t32;
     pf->out_start = out_start;
     pf->out_ids = out_ids;
@@ -1527,6 +1613,10 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     t.t16 = NULL;
     t.t32 = NULL;
     out_start = out_ids = always = NULL;
+    pf->maxlit = 0;
+    for (size_t i = 0; i < pf->nlits; i++)
+        if (pf->lits[i].len > pf->maxlit)
+            pf->maxlit = pf->lits[i].len;
     free_literals(pf);
     pf->built = 1;
     st = DM_OK;
@@ -1550,47 +1640,103 @@ out:
     return st;
 }
 
-static void emit(const dm_prefilter *pf, size_t k, uint64_t *hits)
+static void emit_id(uint32_t id, uint64_t *hits, dm_pf_span *spans, uint32_t at,
+                    uint32_t last)
 {
-    for (uint32_t i = pf->out_start[k]; i < pf->out_start[k + 1]; i++) {
-        uint32_t id = pf->out_ids[i];
-        hits[id >> 6] |= (uint64_t)1 << (id & 63);
+    uint64_t bit = (uint64_t)1 << (id & 63);
+    if (spans) {
+        dm_pf_span *sp = &spans[id];
+        if (!(hits[id >> 6] & bit)) {
+            sp->first_end = at;
+            sp->last_end = last;
+        } else {
+            if (at < sp->first_end)
+                sp->first_end = at;
+            if (last > sp->last_end)
+                sp->last_end = last;
+        }
     }
+    hits[id >> 6] |= bit;
 }
 
-void dm_prefilter_scan(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits)
+/* emit() reports the outputs of state first_out + k, found ending at `at`. */
+static void emit(const dm_prefilter *pf, size_t k, uint64_t *hits, dm_pf_span *spans,
+                 uint32_t at)
+{
+    for (uint32_t i = pf->out_start[k]; i < pf->out_start[k + 1]; i++)
+        emit_id(pf->out_ids[i], hits, spans, at, at);
+}
+
+/*
+ * The scan loop for one table layout; `premul` says whether cells hold
+ * offsets (state * nclass) or states.  Each step is a load that depends on
+ * the one before, so the loop is bound by memory latency, not by work: a
+ * long text is cut in two halves scanned by two independent automata in
+ * the same loop, which the CPU overlaps.  The second starts maxlit - 1
+ * bytes before the middle, so that every occurrence ending in its half
+ * starts inside what it scans; occurrences found twice are harmless
+ * (emit_id keeps the earliest end).
+ */
+#define SCAN_LOOP(T, premul)                                                                 \
+    do {                                                                                     \
+        const T *t = (const T *)(cells);                                                     \
+        const size_t first_off = (premul) ? first * K : first;                               \
+        size_t a = 0, b = 0;                                                                 \
+        const unsigned char *q = mid, *qe = end;                                             \
+        for (; p < half; p++, q++) {                                                         \
+            a = (premul) ? t[a + cls[*p]] : t[a * K + cls[*p]];                              \
+            b = (premul) ? t[b + cls[*q]] : t[b * K + cls[*q]];                              \
+            if (a >= first_off)                                                              \
+                emit(pf, ((premul) ? a / K : a) - first, hits, spans,                        \
+                     (uint32_t)(p - start) + 1);                                             \
+            if (b >= first_off)                                                              \
+                emit(pf, ((premul) ? b / K : b) - first, hits, spans,                        \
+                     (uint32_t)(q - start) + 1);                                             \
+        }                                                                                    \
+        for (; q < qe; q++) {                                                                \
+            b = (premul) ? t[b + cls[*q]] : t[b * K + cls[*q]];                              \
+            if (b >= first_off)                                                              \
+                emit(pf, ((premul) ? b / K : b) - first, hits, spans,                        \
+                     (uint32_t)(q - start) + 1);                                             \
+        }                                                                                    \
+    } while (0)
+
+void dm_prefilter_scan_at(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits,
+                          dm_pf_span *spans)
 {
     if (!pf || !hits)
         return;
     if (!pf->built) { /* misuse: report every pattern, the safe answer */
         for (size_t i = 0; i < pf->nlits; i++)
-            hits[pf->lits[i].id >> 6] |= (uint64_t)1 << (pf->lits[i].id & 63);
+            emit_id(pf->lits[i].id, hits, spans, 0, UINT32_MAX);
         return;
     }
     for (size_t i = 0; i < pf->nalways; i++)
-        hits[pf->always[i] >> 6] |= (uint64_t)1 << (pf->always[i] & 63);
+        emit_id(pf->always[i], hits, spans, 0, UINT32_MAX);
     if (!text)
         return;
-    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    const unsigned char *start = (const unsigned char *)text, *p = start, *end = p + len;
+    /* the first automaton scans [p, half), the second [mid, end): mid is
+     * half - (maxlit - 1), or p when the text is too short to cut */
+    const unsigned char *half = p, *mid = p;
+    if (len >= 2 * (size_t)pf->maxlit + 32) {
+        half = p + len / 2;
+        mid = half - (pf->maxlit ? pf->maxlit - 1 : 0);
+    }
     const uint8_t *cls = pf->cls;
     const size_t K = pf->nclass, first = pf->first_out;
-    size_t s = 0;
-    if (pf->t16) {
-        const uint16_t *t = pf->t16;
-        for (; p < end; p++) {
-            s = t[s * K + cls[*p]];
-            if (s >= first)
-                emit(pf, s - first, hits);
-        }
-    } else {
-        const uint32_t *t = pf->t32;
-        const size_t first_off = first * K;
-        for (; p < end; p++) {
-            s = t[s + cls[*p]];
-            if (s >= first_off)
-                emit(pf, s / K - first, hits);
-        }
-    }
+    const void *cells = pf->t16 ? (const void *)pf->t16 : (const void *)pf->t32;
+    if (pf->pre16)
+        SCAN_LOOP(uint16_t, 1);
+    else if (pf->t16)
+        SCAN_LOOP(uint16_t, 0);
+    else
+        SCAN_LOOP(uint32_t, 1);
+}
+
+void dm_prefilter_scan(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits)
+{
+    dm_prefilter_scan_at(pf, text, len, hits, NULL);
 }
 
 size_t dm_prefilter_size(const dm_prefilter *pf)

@@ -31,6 +31,16 @@ int dm_literals_extract(const char *pattern, size_t len, int extended, size_t mi
                         char ***out, size_t *n);
 void dm_literals_free(char **lits, size_t n);
 
+/*
+ * dm_pattern_max_len() bounds how many bytes of normalized (case-folded
+ * UTF-8) text one match of `pattern` consumes, or returns SIZE_MAX when it
+ * cannot tell (an unbounded repeat, a backreference, syntax it does not
+ * model).  With it, a match cannot start more than that many bytes before
+ * the end of the first occurrence of one of the pattern's required
+ * literals, so PCRE2 may start there (see dm_prefilter_scan_at).
+ */
+size_t dm_pattern_max_len(const char *pattern, size_t len, int extended);
+
 /* An Aho-Corasick automaton over literals, each tagged with a pattern id. */
 typedef struct dm_prefilter dm_prefilter;
 
@@ -46,6 +56,25 @@ dm_status dm_prefilter_build(dm_prefilter *pf);
  * whose literals occurs in text[0..len).
  */
 void dm_prefilter_scan(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits);
+/*
+ * Where an id's literals were found: `first_end` is the offset just past
+ * the earliest-ending occurrence, `last_end` just past the latest-ending
+ * one (0 and UINT32_MAX for an id with an empty literal: it occurs
+ * everywhere).  A match holds one occurrence, so it starts before
+ * last_end, and it ends at or after first_end.
+ */
+typedef struct dm_pf_span {
+    uint32_t first_end, last_end;
+} dm_pf_span;
+
+/*
+ * dm_prefilter_scan_at() is dm_prefilter_scan() that also fills spans[id]
+ * for each id whose bit it sets (spans has an entry per id; entries of ids
+ * whose bit stays clear are left alone).  For a bit already set in `hits`
+ * the entry is widened by what the scan finds.
+ */
+void dm_prefilter_scan_at(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits,
+                          dm_pf_span *spans);
 /* Memory the automaton holds, in bytes (for the benchmark's report). */
 size_t dm_prefilter_size(const dm_prefilter *pf);
 

@@ -22,6 +22,7 @@ typedef struct rules_build {
     int oom;
     override *ovr;
     size_t novr;
+    srcpos thr_pos; /* the last 'set': where thresholds that cross are reported */
 } rules_build;
 
 void rules_diag(rules_build *b, dm_severity sev, srcpos pos, const char *fmt, ...)
@@ -33,6 +34,8 @@ int rules_out_of_memory(const rules_build *b);
 regex *rules_regex_new(rules_build *b, const token *t, const char *file);
 void rules_regex_free(regex *re);
 void rules_expr_free(expr *e);
+/* rules_with_free() frees what a test's 'with' holds (not `w` itself). */
+void rules_with_free(rtest_with *w);
 
 rule *rules_add_rule(rules_build *b, const char *name, srcpos pos);
 rlist *rules_add_list(rules_build *b, const char *name, srcpos pos);

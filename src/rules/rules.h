@@ -30,6 +30,7 @@ typedef enum tok_kind {
     TK_MATCH,   /* =~ */
     TK_NOMATCH, /* !~ */
     TK_CMP,     /* == != < <= > >= */
+    TK_ASSIGN,  /* = (in a test's 'with') */
     TK_ERROR,
 } tok_kind;
 
@@ -108,7 +109,9 @@ typedef struct regex {
     int raw;           /* r flag: match the original text, not the normalized one */
     int uses_me;       /* depends on the context: compiled at bind time */
     pcre2_code *code;
+    int jit;           /* code was JIT-compiled: pcre2_jit_match() runs it */
     int pf_id;         /* prefilter id, or -1 when it always runs */
+    size_t maxlen;     /* most bytes a match consumes (SIZE_MAX: unbounded) */
     srcpos pos;        /* the opening slash */
     int pat_col;
 } regex;
@@ -133,13 +136,32 @@ typedef struct expr {
     struct expr **kids;
     size_t nkids;
     int atleast; /* E_ATLEAST */
+    uint64_t *mask; /* and/or/atleast whose kids all name rules: their bits (set at bind) */
     srcpos pos;
 } expr;
+
+/*
+ * What a test's 'with' gives the record (docs/rules.md, Tests): the
+ * parser settles the counts, so incoming + outgoing is history.messages.
+ */
+typedef struct rtest_with {
+    int given;       /* the test has a 'with' */
+    int kind;        /* a dm_kind, or -1: the rule's */
+    long mutual;     /* -1: unknown, as without 'with' */
+    long incoming;   /* messages the sender wrote, texts included */
+    long outgoing;   /* messages you wrote */
+    char **texts;    /* history.text: the sender's earlier messages, in order */
+    size_t ntexts;
+    unsigned facts;  /* DM_FACT_SPINMAIL, DM_FACT_NO_URL, DM_FACT_HTML */
+    int weak;        /* history.weak: the history is filed under the name only */
+    int connected;   /* the sender is one of the test profile's connections */
+} rtest_with;
 
 typedef struct rtest {
     int hit; /* 1 must hit, 0 must miss */
     int field;
     char *text;
+    rtest_with with;
     srcpos pos;
 } rtest;
 
@@ -184,6 +206,7 @@ struct dm_ruleset {
     dm_prefilter *pf;
     size_t npf;          /* prefilter ids in use */
     uint64_t *pf_hits;   /* scratch bitset, per field */
+    dm_pf_span *pf_spans; /* per field and id: where its literals were found */
     regex **pf_regex;    /* id -> regex */
     regex **always;      /* regexes that always run */
     size_t nalways;
@@ -199,6 +222,8 @@ struct dm_ruleset {
     size_t *fired_list, nfired;
     int any_limit; /* some rule hit a PCRE2 limit on this record */
     unsigned char *fired; /* per rule: this record */
+    uint64_t *fired_bits; /* the same as a bitset, for metas' masks */
+    size_t fwords;        /* words in fired_bits and in each mask */
     unsigned char *limit; /* per rule: hit a PCRE2 limit on this record */
     dm_norm norm[DM_FIELD_COUNT];
     int norm_done[DM_FIELD_COUNT]; /* 1 normalized, 2 with the offset map */

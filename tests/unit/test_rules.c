@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "core.h"
+#include "rules.h" /* the shipped rules' tests, rule by rule */
 #include "testalloc.h"
 
 /* ---- a scratch folder for rule files ---------------------------------------------- */
@@ -566,7 +567,10 @@ static void test_expected_what(void **state)
                       "'not' goes before a yes/no fact");
     assert_rule_error(ONE("when kind is robot"), DM_ESYNTAX, 4, 18,
                       "expected a kind: invitation, message or email, found 'robot'");
-    assert_rule_error(ONE("when kind = invitation"), DM_ESYNTAX, 4, 15, "unexpected character '='");
+    assert_rule_error(ONE("when kind = invitation"), DM_ESYNTAX, 4, 15,
+                      "expected 'is' after 'kind', found '='");
+    assert_rule_error(ONE("when mutual = 3"), DM_ESYNTAX, 4, 17,
+                      "expected a comparison (== != < <= > >=), found '='");
     assert_rule_error(ONE("when message is full"), DM_ESYNTAX, 4, 21,
                       "expected 'empty', found 'full'");
     assert_rule_error(ONE("when not message =~ /x/"), DM_ESYNTAX, 4, 10,
@@ -613,7 +617,7 @@ static void test_error_recovery(void **state)
                        {DM_ESYNTAX, 3, 11, "bad number '1.2.3'"},
                        {DM_ESYNTAX, 9, 10, "unknown field or fact 'nosuch'"},
                        {DM_ESYNTAX, 14, 24, "unknown regex flag 'q'"},
-                       {DM_ESYNTAX, 19, 24, "regex: missing closing parenthesis"});
+                       {DM_EREGEX, 19, 24, "regex: missing closing parenthesis"});
     /* a condition cut short does not swallow the next rule */
     assert_rule_errors("rule A {\n"
                        "    describe \"a\"\n"
@@ -676,13 +680,14 @@ static void test_error_recovery(void **state)
 static void test_regex_errors(void **state)
 {
     (void)state;
-    /* PCRE2's offset, mapped back to the file: where the ')' is missing */
-    assert_rule_error(ONE("when message =~ /ab(c/"), DM_ESYNTAX, 4, 26,
+    /* PCRE2's offset, mapped back to the file: where the ')' is missing; PCRE2's
+     * complaints are DM_EREGEX, the others DM_ESYNTAX */
+    assert_rule_error(ONE("when message =~ /ab(c/"), DM_EREGEX, 4, 26,
                       "regex: missing closing parenthesis");
     /* in the middle of the pattern: the column of the bad range's end */
-    assert_rule_error(ONE("when message =~ /x[b-a]y/"), DM_ESYNTAX, 4, 26,
+    assert_rule_error(ONE("when message =~ /x[b-a]y/"), DM_EREGEX, 4, 26,
                       "regex: range out of order in character class");
-    assert_rule_error(ONE("when message =~ /a{2,1}/"), DM_ESYNTAX, 4, 27,
+    assert_rule_error(ONE("when message =~ /a{2,1}/"), DM_EREGEX, 4, 27,
                       "regex: numbers out of order in {} quantifier");
     /* after a ${list}, whose expansion is longer than what was written */
     assert_rule_error("list l { \"alpha\", \"beta\", \"gamma delta\" }\n"
@@ -691,9 +696,9 @@ static void test_regex_errors(void **state)
                       "    score 1\n"
                       "    when message =~ /${l} x[b-a]/\n"
                       "}\n",
-                      DM_ESYNTAX, 5, 31, "regex: range out of order in character class");
+                      DM_EREGEX, 5, 31, "regex: range out of order in character class");
     assert_rule_error(ONE("when message =~ /x\\/"), DM_ESYNTAX, 4, 21, "unterminated regex");
-    assert_rule_error(ONE("when message =~ /(?<n>a)(?<n>b)/"), DM_ESYNTAX, 4, 34,
+    assert_rule_error(ONE("when message =~ /(?<n>a)(?<n>b)/"), DM_EREGEX, 4, 34,
                       "regex: two named subpatterns have the same name");
 }
 
@@ -964,15 +969,29 @@ static void test_settings(void **state)
     (void)state;
     diags d;
     dm_ruleset *rs;
-    /* the thresholds are checked once every file is read: no line to point at */
-    assert_int_equal(load_text("set accept_at 6\n", &d, &rs), DM_ESYNTAX);
+    /* the thresholds are checked once every file is read, and the error points
+     * at the later of the two settings that cross */
+    assert_int_equal(load_text("# one\n  set accept_at 6\n", &d, &rs), DM_ESYNTAX);
     assert_int_equal(d.errors, 1);
     assert_int_equal(d.d[0].e.code, DM_ESYNTAX);
-    assert_int_equal(d.d[0].e.line, 0);
-    assert_int_equal(d.d[0].e.column, 0);
+    assert_string_equal(base(d.d[0].e.source), "t.rules");
+    assert_int_equal(d.d[0].e.line, 2);
+    assert_int_equal(d.d[0].e.column, 3);
     assert_string_equal(d.d[0].e.text, "accept_at (6) must be below decline_at (5)");
     assert_int_equal(load_text("set decline_at 1\nset accept_at 1\n", &d, &rs), DM_ESYNTAX);
     assert_string_equal(d.d[0].e.text, "accept_at (1) must be below decline_at (1)");
+    assert_int_equal(d.d[0].e.line, 2);
+    assert_int_equal(d.d[0].e.column, 1);
+    /* across files: the later file's setting, whichever of the two it is */
+    write_file("thr-a.rules", "set accept_at 1\n");
+    write_file("thr-b.rules", "\nset decline_at 0.5\n");
+    const char *two[] = {tmp_path("thr-a.rules"), tmp_path("thr-b.rules")};
+    assert_int_equal(load_paths(two, 2, &d, &rs), DM_ESYNTAX);
+    assert_int_equal(d.errors, 1);
+    assert_string_equal(base(d.d[0].e.source), "thr-b.rules");
+    assert_int_equal(d.d[0].e.line, 2);
+    assert_int_equal(d.d[0].e.column, 1);
+    assert_string_equal(d.d[0].e.text, "accept_at (1) must be below decline_at (0.5)");
     /* the last setting wins */
     rs = load_ok("set decline_at 1\nset accept_at 1\nset decline_at 8.5\nset accept_at -3\n");
     assert_true(dm_ruleset_decline_at(rs) == 8.5);
@@ -1037,6 +1056,13 @@ static void test_warning_never_fires(void **state)
     assert_rule_warning(NEVER("message =~ /x/", "message is empty"), 5, 10, w);
     assert_rule_warning(NEVER("subject is empty", "subject is not empty"), 5, 10, w);
     assert_rule_warning(NEVER("kind is invitation", "kind is message"), 5, 10, w);
+    assert_rule_warning(NEVER("kind is message", "kind is not message"), 5, 10, w);
+    assert_rule_warning(NEVER("kind is not email", "kind is email"), 5, 10, w);
+    assert_rule_warning(NEVER("not kind is message", "kind is message"), 5, 10, w);
+    assert_rule_warning("rule R {\n    describe \"r\"\n    score 1\n    when kind is not email\n"
+                        "    when kind is not invitation\n    when kind is not message\n"
+                        "    test miss \"x\"\n}\n",
+                        6, 10, "rule R can never fire: its 'kind is not' conditions leave no kind");
     assert_rule_warning(NEVER("mutual > 5", "mutual < 3"), 5, 10, w);
     assert_rule_warning(NEVER("mutual >= 5", "mutual < 5"), 5, 10, w);
     assert_rule_warning(NEVER("mutual == 2", "mutual > 2"), 5, 10, w);
@@ -1051,6 +1077,7 @@ static void test_warning_never_fires(void **state)
     assert_no_warning(NEVER("mutual >= 5", "mutual <= 5"), "can never fire");
     assert_no_warning(NEVER("history.incoming > 5", "mutual < 3"), "can never fire");
     assert_no_warning(NEVER("kind is invitation", "kind is not message"), "can never fire");
+    assert_no_warning(NEVER("kind is not email", "kind is not message"), "can never fire");
     assert_no_warning(NEVER("connected", "not spinmail"), "can never fire");
     assert_no_warning(NEVER("message =~ /x/", "subject !~ /x/"), "can never fire");
     assert_no_warning(NEVER("message =~ /x/", "message !~ /x/r"), "can never fire");
@@ -1504,7 +1531,7 @@ static void test_match_limit(void **state)
     dm_ruleset_free(rs);
 }
 
-static void check_span(dm_ruleset *rs, int field, const char *text, const char *rule,
+static void check_span(dm_ruleset *rs, int field, const char *text, const char *name,
                        const char *want)
 {
     dm_record *rec = record(DM_KIND_INVITATION, field, text);
@@ -1513,10 +1540,10 @@ static void check_span(dm_ruleset *rs, int field, const char *text, const char *
     assert_int_equal(dm_ruleset_explain(rs, rec, NULL, &res, NULL), DM_OK);
     const dm_hit *h = NULL;
     for (size_t i = 0; i < res.nhits; i++)
-        if (strcmp(res.hits[i].name, rule) == 0)
+        if (strcmp(res.hits[i].name, name) == 0)
             h = &res.hits[i];
     if (!h)
-        fail_msg("%s did not fire on \"%s\" (fired \"%s\")", rule, text, names(&res));
+        fail_msg("%s did not fire on \"%s\" (fired \"%s\")", name, text, names(&res));
     if (!want) {
         assert_int_equal(h->field, -1);
     } else {
@@ -1639,6 +1666,165 @@ static void test_rule_tests_meta_kind(void **state)
     dm_ruleset_free(rs);
 }
 
+/* T(with): a rule R whose one test, on line 4, is 'test hit with ' with ' "x"' */
+#define T(with)                                                                                    \
+    "rule R {\n    describe \"r\"\n    score 1\n    test hit with " with " \"x\"\n"                \
+    "    when mutual > 1\n}\n"
+
+/* the facts of a test's 'with': what lint says about them, and where */
+static void test_rule_tests_with_errors(void **state)
+{
+    (void)state;
+    /* column 19 is the first fact after "    test hit with " */
+    assert_rule_error(T("mutal = 3"), DM_ESYNTAX, 4, 19, "unknown fact 'mutal' for a test");
+    assert_rule_error(T("mutual = 3, mutual = 4"), DM_ESYNTAX, 4, 31,
+                      "mutual is given twice in this test (first at column 19)");
+    assert_rule_error(T("connected, connected"), DM_ESYNTAX, 4, 30, "connected is given twice");
+    assert_rule_error(T("mutual = 2.5"), DM_ESYNTAX, 4, 28,
+                      "bad number 2.5 for mutual: a whole number from 0 to 10000");
+    assert_rule_error(T("history.outgoing = -1"), DM_ESYNTAX, 4, 38,
+                      "bad number -1 for history.outgoing");
+    assert_rule_error(T("history.incoming = 10001"), DM_ESYNTAX, 4, 38,
+                      "bad number 10001 for history.incoming");
+    assert_rule_error(T("mutual = 3x"), DM_ESYNTAX, 4, 28, "bad number '3x'");
+    assert_rule_error(T("mutual = many"), DM_ESYNTAX, 4, 28, "expected a number, found 'many'");
+    assert_rule_error(T("mutual 3"), DM_ESYNTAX, 4, 26,
+                      "expected '=' after mutual, found number 3");
+    assert_rule_error(T("kind = letter"), DM_ESYNTAX, 4, 26,
+                      "expected a kind: invitation, message or email, found 'letter'");
+    assert_rule_error(T("history.text = 3"), DM_ESYNTAX, 4, 34,
+                      "expected the text of an earlier message, a string, found number 3");
+    assert_rule_error(T("html = 1"), DM_ESYNTAX, 4, 24,
+                      "html is a yes/no fact: name it to set it, with no '='");
+    assert_rule_error(T("history.pitched"), DM_ESYNTAX, 4, 19,
+                      "history.pitched cannot be set: it holds when one of the sender's earlier");
+    assert_rule_error(T("connected mutual = 3"), DM_ESYNTAX, 4, 29,
+                      "expected ',' between the facts after 'with', found 'mutual'");
+    assert_rule_error(T("\"x\""), DM_ESYNTAX, 4, 19,
+                      "expected a fact after 'with', found a string");
+    /* counts that do not add up */
+    assert_rule_error(T("history.messages = 3, history.incoming = 1, history.outgoing = 1"),
+                      DM_ESYNTAX, 4, 19,
+                      "history.messages = 3 is not history.incoming + history.outgoing (1 + 1)");
+    assert_rule_error(T("history.messages = 1, history.incoming = 2"), DM_ESYNTAX, 4, 19,
+                      "history.messages = 1 is fewer than the 2 incoming messages");
+    assert_rule_error(T("history.text = \"a\", history.incoming = 0"), DM_ESYNTAX, 4, 39,
+                      "history.incoming = 0 is fewer than the 1 history.text given");
+    assert_rule_error(T("history.weak"), DM_ESYNTAX, 4, 19, "history.weak needs a history");
+    /* a fact without 'with' */
+    assert_rule_error("rule R {\n    describe \"r\"\n    score 1\n    test miss mutual = 3 \"x\"\n"
+                      "    when mutual > 1\n}\n",
+                      DM_ESYNTAX, 4, 15,
+                      "a test sets one field; 'mutual' is a fact: "
+                      "write 'test miss with mutual ...'");
+    /* several mistakes in one list: each is reported, and the rule's other tests stand */
+    assert_rule_errors("rule R {\n"                                               /* 1 */
+                       "    describe \"r\"\n"                                     /* 2 */
+                       "    score 1\n"                                            /* 3 */
+                       "    when mutual > 1\n"                                    /* 4 */
+                       "    test hit with mutal = 3, mutual = -3, kind = email \"x\"\n" /* 5 */
+                       "    test hit with mutual = 3 from.name \"x\"\n"           /* 6 */
+                       "}\n",
+                       {DM_ESYNTAX, 5, 19, "unknown fact 'mutal'"},
+                       {DM_ESYNTAX, 5, 39, "bad number -3 for mutual"});
+    /* and what is right loads without a word */
+    assert_rule_ok("rule R {\n    describe \"r\"\n    score 1\n    when mutual > 1\n"
+                   "    test hit with kind = email, mutual = 3, history.messages = 4,\n"
+                   "        history.incoming = 2, history.text = \"a\", history.weak,\n"
+                   "        spinmail, no_sender_url, connected, html from.company \"x\"\n"
+                   "    test miss \"x\"\n}\n");
+}
+
+/* tests with facts: the record gets them the way a run does, and a failure says them */
+static void test_rule_tests_with(void **state)
+{
+    (void)state;
+    dm_ruleset *rs = load_ok(
+        "rule PITCH {\n    describe \"p\"\n    score 3\n    tags pitch\n"   /* 1-4 */
+        "    when message =~ /lead generation/\n"                              /* 5 */
+        "    test hit \"lead generation\"\n}\n"                                /* 6-7 */
+        "rule AGAIN {\n    describe \"a\"\n    score 2\n"                      /* 8-10 */
+        "    when history.pitched\n    when history.outgoing == 0\n"          /* 11-12 */
+        "    test hit with history.text = \"Hi\", history.text = \"We do lead generation\" "
+        "\"Hello\"\n"                                                          /* 13 */
+        "    test miss with history.text = \"We do lead generation\", history.outgoing = 2 "
+        "\"Hello\"\n"                                                          /* 14 */
+        "    test hit with history.text = \"Nice to meet you\" \"Hello\"\n"    /* 15: fails */
+        "}\n"                                                                  /* 16 */
+        "rule KNOWN {\n    describe \"k\"\n    score -3\n"                     /* 17-19 */
+        "    when history.outgoing > 0\n    when history.incoming >= 2\n"     /* 20-21 */
+        "    when history.messages == 5\n    when not history.weak\n"         /* 22-23 */
+        "    test hit with history.messages = 5, history.incoming = 2 \"Hello\"\n" /* 24 */
+        "    test miss with history.messages = 5, history.incoming = 2, history.weak \"Hello\"\n"
+        "    test miss with history.messages = 5, history.incoming = 2, no_sender_url "
+        "\"Hello\"\n"                                                          /* 26 */
+        "}\n"                                                                  /* 27 */
+        "rule SPONSORED {\n    describe \"s\"\n    score 5\n"                  /* 28-30 */
+        "    when kind is message\n    when spinmail\n    when not html\n"    /* 31-33 */
+        "    when no_sender_url\n    when subject =~ /offer/\n"               /* 34-35 */
+        "    when mutual == 0\n"                                               /* 36 */
+        "    test hit with mutual = 0, spinmail, no_sender_url subject \"An offer\"\n" /* 37 */
+        "    test miss with kind = email, mutual = 0, spinmail, no_sender_url subject "
+        "\"An offer\"\n"                                                       /* 38 */
+        "    test hit with mutual = 0, spinmail, no_sender_url, html subject \"An offer\"\n"
+        "}\n"                                                                  /* 40 */
+        "rule FRIEND {\n    describe \"f\"\n    score -4\n    when connected\n" /* 41-44 */
+        "    when from.name =~ /dana/\n"                                       /* 45 */
+        "    test hit with connected, no_sender_url from.name \"Dana Field\"\n" /* 46 */
+        "    test miss with connected, history.weak, history.incoming = 1 \"Dana\"\n"
+        "}\n");                                                                /* 48 */
+    failures f = {0};
+    size_t passed = 99, failed = 99;
+    assert_int_equal(dm_ruleset_test(rs, on_failure, &f, &passed, &failed, NULL), DM_OK);
+    assert_int_equal(passed, 10);
+    assert_int_equal(failed, 2);
+    assert_int_equal(f.n, 2);
+    assert_int_equal(f.e[0].code, DM_ESYNTAX);
+    assert_string_equal(base(f.e[0].source), "t.rules");
+    assert_int_equal(f.e[0].line, 15);
+    assert_int_equal(f.e[0].column, 5);
+    assert_string_equal(f.e[0].text, "rule AGAIN: expected a hit, but it did not fire on message "
+                                     "\"Hello\" with history.text=\"Nice to meet you\"");
+    assert_int_equal(f.e[1].line, 39);
+    assert_int_equal(f.e[1].column, 5);
+    assert_string_equal(f.e[1].text, "rule SPONSORED: expected a hit, but it did not fire on "
+                                     "subject \"An offer\" with mutual=0, spinmail, "
+                                     "no_sender_url, html");
+    /* the tests leave nothing behind: the ruleset runs as before, with no history */
+    dm_record *rec = record(DM_KIND_INVITATION, M, "Hello");
+    assert_fired(rs, rec, NULL, "");
+    dm_record_free(rec);
+    dm_ruleset_free(rs);
+}
+
+/* every shipped rule has a test it must fire on and one it must not, and they pass */
+static void test_default_rules_tested(void **state)
+{
+    (void)state;
+    const char *path = DM_SOURCE_DIR "/rules";
+    diags d;
+    dm_ruleset *rs;
+    assert_int_equal(load_paths(&path, 1, &d, &rs), DM_OK);
+    assert_int_equal(d.n, 0); /* no warning either */
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rule *r = &rs->rules[i];
+        size_t hits = 0, misses = 0;
+        for (size_t t = 0; t < r->ntests; t++)
+            r->tests[t].hit ? hits++ : misses++;
+        if (!hits || !misses)
+            fail_msg("rule %s (%s:%d) has %zu test hit and %zu test miss", r->name,
+                     base(r->pos.file), r->pos.line, hits, misses);
+    }
+    failures f = {0};
+    size_t passed = 0, failed = 99;
+    assert_int_equal(dm_ruleset_test(rs, on_failure, &f, &passed, &failed, NULL), DM_OK);
+    if (failed)
+        fail_msg("%zu failed, first: %s:%d: %s", failed, base(f.e[0].source), f.e[0].line,
+                 f.e[0].text);
+    assert_true(passed >= 2 * rs->nrules);
+    dm_ruleset_free(rs);
+}
+
 /* ==== allocation failures ================================================================= */
 
 
@@ -1658,7 +1844,9 @@ static const char *const CHAOS_RULES =
     "rule META {\n    describe \"x\"\n    score 1.5\n    meta atleast 1 of (h1, h2) and not CO\n"
     "    test miss \"x\"\n}\n"
     "rule AGAIN {\n    describe \"a\"\n    score 2\n    when history.pitched\n    test miss "
-    "\"x\"\n}\n"
+    "\"x\"\n"
+    "    test hit with history.text = \"we do lead gen\", history.outgoing = 1, connected,\n"
+    "        mutual = 3, no_sender_url, html \"x\"\n}\n"
     "rule OFF {\n    describe \"o\"\n    score 9\n    when message is not empty\n    test miss "
     "\"\"\n}\n"
     "disable OFF\n"
@@ -1759,7 +1947,7 @@ static void test_alloc_failures(void **state)
     assert_int_equal(st, DM_OK);
     assert_int_equal(mem_now, 0);
     assert_string_equal(base_out, "PITCH MORE META AGAIN=6:[9 5 18][9 10 18][-1 0 0][-1 0 0];"
-                                  "PITCH CO AGAIN=1:[9 0 16][9 20 44][-1 0 0];tests 5/0");
+                                  "PITCH CO AGAIN=1:[9 0 16][9 20 44][-1 0 0];tests 6/0");
     size_t nomem = 0;
     for (long n = 0;; n++) {
         mem_now = 0;
@@ -1875,6 +2063,9 @@ int main(void)
         cmocka_unit_test(test_explain_spans),
         cmocka_unit_test(test_rule_tests),
         cmocka_unit_test(test_rule_tests_meta_kind),
+        cmocka_unit_test(test_rule_tests_with_errors),
+        cmocka_unit_test(test_rule_tests_with),
+        cmocka_unit_test(test_default_rules_tested),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_bind_failure_then_eval),
     };
