@@ -6,12 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# build: the libraries; test: also the real mail programs the tests drive
 PACKAGES="build-essential cmake pkg-config libpcre2-dev libjansson-dev libcurl4-openssl-dev
-libzip-dev libcmocka-dev libutf8proc-dev zip unzip"
+libzip-dev libcmocka-dev libutf8proc-dev libgmime-3.0-dev libmilter-dev libsqlite3-dev zip unzip"
+TEST_PACKAGES="procmail maildrop miltertest dovecot-imapd dovecot-sieve python3 openssl"
 
-install_missing() {
+install_missing() { # install_missing PACKAGE...
     local missing=()
-    for p in $PACKAGES; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -33,12 +35,12 @@ build() { # build DIR [cmake options...]
 
 case "${1:-demo}" in
 demo)
-    install_missing
+    install_missing $PACKAGES
     build build
     ./build/doorman triage examples/export --format table
     ;;
 test)
-    install_missing
+    install_missing $PACKAGES $TEST_PACKAGES
     build build
     build build-asan -DDOORMAN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     echo "== sanitizer build (address, undefined) =="
@@ -48,7 +50,7 @@ test)
     ctest --test-dir build --output-on-failure -j2
     ;;
 bench)
-    install_missing
+    install_missing $PACKAGES
     build build-release -DCMAKE_BUILD_TYPE=Release
     cmake --build build-release --target bench
     ;;

@@ -391,6 +391,53 @@ DM_API dm_status dm_sink_write(dm_sink *s, const dm_record *rec, const dm_result
 DM_API dm_status dm_sink_finish(dm_sink *s, const dm_summary *sum, dm_error *err);
 DM_API void dm_sink_free(dm_sink *s);
 
+/* ------------------------------------------------------------------ */
+/* Mail (src/mail/, docs/integration.md)                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * dm_mail_record() reads one RFC 5322 message (raw bytes, LF or CRLF) into
+ * `rec` (cleared first).  A LinkedIn notification mail (invitations@,
+ * messages-noreply@ and the other senders in docs/records.md) becomes an
+ * invitation or message record with the sender's name, headline, note and
+ * profile URL taken from the mail; any other mail becomes an email record
+ * (from, subject, decoded text).  MIME is decoded with GMime.  `source`
+ * (may be NULL) becomes the record's source field.  Never fails on a
+ * malformed message: what can be read is read; DM_ENOMEM and DM_ETOOLARGE
+ * are the errors.
+ */
+DM_API dm_status dm_mail_record(const char *msg, size_t len, const char *source, dm_record *rec,
+                                dm_error *err);
+
+/* The headers doorman adds to a mail. */
+typedef enum dm_mail_header {
+    DM_MAIL_VERDICT = 0, /* X-Doorman-Verdict: accept|review|decline */
+    DM_MAIL_SCORE,       /* X-Doorman-Score: 7.5 */
+    DM_MAIL_RULES,       /* X-Doorman-Rules: NAME1, NAME2 */
+    DM_MAIL_HEADER_COUNT
+} dm_mail_header;
+
+DM_API const char *dm_mail_header_name(dm_mail_header h); /* "X-Doorman-Verdict", ... */
+/*
+ * dm_mail_header_value() writes the unfolded value of header `h` for `res`
+ * into buf (NUL-terminated, printable ASCII only); returns its length, or
+ * the length it would need when cap is too small (like snprintf).
+ */
+DM_API size_t dm_mail_header_value(const dm_result *res, dm_mail_header h, char *buf, size_t cap);
+/* dm_mail_is_own_header() is 1 for a header name doorman owns (X-Doorman-*, any case). */
+DM_API int dm_mail_is_own_header(const char *name, size_t len);
+
+/*
+ * dm_mail_rewrite() writes `msg` through `write`: every incoming
+ * X-Doorman-* header removed (with its continuation lines), doorman's
+ * headers for `res` added at the end of the header block (folded when
+ * long, with the line ending the message uses), everything else byte for
+ * byte.  res NULL: only the removal.  A message with no header block end
+ * is written unchanged.  Returns DM_EIO when `write` fails.
+ */
+DM_API dm_status dm_mail_rewrite(const char *msg, size_t len, const dm_result *res,
+                                 dm_write_fn write, void *ud, dm_error *err);
+
 #ifdef __cplusplus
 }
 #endif
