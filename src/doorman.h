@@ -221,12 +221,16 @@ typedef struct dm_ingest_opts {
     uint64_t max_entry;      /* zip entry, uncompressed bytes; 0 = default (256 MiB) */
     dm_diag_fn diag;         /* may be NULL: bad rows are skipped silently */
     void *diag_ud;
+    size_t max_message;      /* mbox/Maildir: bytes of one message; 0 = default (10 MiB) */
 } dm_ingest_opts;
 
 /*
  * dm_source_open() opens `path`: a LinkedIn export folder or zip, one CSV
  * file of the export (recognised by its header), a JSON or JSONL file in
- * doorman's record schema, or "-" for JSONL on standard input.  Context
+ * doorman's record schema, "-" for JSONL on standard input, or a mailbox:
+ * "mbox:PATH", "maildir:PATH", a file starting "From " (mbox) or a folder
+ * holding cur/, new/ and tmp/ (Maildir), each message a record through
+ * dm_mail_record() (docs/integration.md, "Mailboxes in batch").  Context
  * files (Profile, Positions, Connections, messages) are read into `ctx`
  * at once, so open every source, then call dm_context_finish(), before
  * reading records from any.  `ctx` must outlive the source.
@@ -288,7 +292,29 @@ typedef struct dm_rules_opts {
      * line and column in the dm_error); may be NULL */
     dm_diag_fn diag;
     void *diag_ud;
+    /* Start-up (docs/integration.md, "Start-up time"); zero for neither. */
+    /* lazy_jit: compile a pattern to machine code (PCRE2's JIT) only once
+     * it has a long text to scan or has run many times, instead of every
+     * pattern at load: for a ruleset that sees one message, or a few, JIT
+     * compiling costs more than it saves.  Verdicts are the same. */
+    int lazy_jit;
+    /* cache_dir: a folder for compiled rulesets (made if missing).  A load
+     * whose rule and list files, load paths and doorman and PCRE2 builds
+     * match a cached one reads it instead of compiling (without warnings:
+     * only a load without errors is cached), and a bind with the same
+     * profile (me) as the cached one then does no work; otherwise the load
+     * compiles and the bind writes the cache.  Verdicts are the same. */
+    const char *cache_dir;
 } dm_rules_opts;
+
+/* What the compiled-rules cache did for a ruleset (dm_ruleset_cache_status). */
+typedef enum dm_cache_status {
+    DM_CACHE_OFF = 0, /* no cache_dir */
+    DM_CACHE_MISS,    /* compiled from the files; not (yet) written */
+    DM_CACHE_HIT,     /* read from the cache */
+    DM_CACHE_WRITTEN, /* compiled, bound, and written to the cache */
+    DM_CACHE_FAILED,  /* compiled and bound, but the cache could not be written */
+} dm_cache_status;
 
 /*
  * dm_ruleset_load() reads rule files (docs/rules.md) in order: each path a
@@ -303,6 +329,8 @@ DM_API dm_status dm_ruleset_load(const char *const *paths, size_t npaths,
                                  const dm_rules_opts *opts, dm_ruleset **out, size_t *nerrors,
                                  dm_error *err);
 DM_API void dm_ruleset_free(dm_ruleset *rs);
+/* dm_ruleset_cache_status() says whether `rs` came from the cache (dm_rules_opts.cache_dir). */
+DM_API dm_cache_status dm_ruleset_cache_status(const dm_ruleset *rs);
 
 /*
  * dm_ruleset_bind() prepares `rs` for records joined with `ctx` (may be
@@ -408,6 +436,14 @@ DM_API void dm_sink_free(dm_sink *s);
  */
 DM_API dm_status dm_mail_record(const char *msg, size_t len, const char *source, dm_record *rec,
                                 dm_error *err);
+/*
+ * Threads: dm_mail_record() may run in many threads at once (GMime is set
+ * up once, under a lock, by the first call).  dm_mail_shutdown() releases
+ * GMime's global state at exit, when no other thread is in the mail API.
+ * A later dm_mail_record() sets GMime up again, but GMime 3.2 then leaks a
+ * few hundred bytes: call it once, at the end.
+ */
+DM_API void dm_mail_shutdown(void);
 
 /* The headers doorman adds to a mail. */
 typedef enum dm_mail_header {
@@ -432,11 +468,66 @@ DM_API int dm_mail_is_own_header(const char *name, size_t len);
  * X-Doorman-* header removed (with its continuation lines), doorman's
  * headers for `res` added at the end of the header block (folded when
  * long, with the line ending the message uses), everything else byte for
- * byte.  res NULL: only the removal.  A message with no header block end
- * is written unchanged.  Returns DM_EIO when `write` fails.
+ * byte.  res NULL: only the removal.  The header block ends at the first
+ * empty line (an mbox "From " first line is not part of it), or at the
+ * end of a message that is all header lines ending in a line break; a
+ * message whose header block has no end gets no headers (forged ones are
+ * still removed), and an empty one writes nothing.  Nothing is written
+ * before doorman's headers are made: on DM_ENOMEM the caller can pass the
+ * message on unchanged.  Returns DM_EIO when `write` fails.
  */
 DM_API dm_status dm_mail_rewrite(const char *msg, size_t len, const dm_result *res,
                                  dm_write_fn write, void *ud, dm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Config: the user's profile for mail mode and the milter             */
+/* (src/ingest/config.c, docs/integration.md)                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The config file holds `key = value` lines: `profile = PATH` (a LinkedIn
+ * export, folder or zip, or one of its CSV files; repeatable), and "me"
+ * inline: `name`, `headline`, `industry`, `company` (current; repeatable),
+ * `past-company` (repeatable).  Blank lines and lines starting with '#'
+ * are skipped.  A relative PATH is relative to the config file's folder;
+ * "~/" is $HOME.
+ */
+typedef struct dm_config dm_config;
+
+/* dm_config_create() makes an empty config (nothing about me). */
+DM_API dm_status dm_config_create(dm_config **out);
+/*
+ * dm_config_default_path() writes where the config file is looked for,
+ * $XDG_CONFIG_HOME/doorman/config or ~/.config/doorman/config, into buf.
+ * Returns DM_OK, DM_ENOENT when neither variable is set, or DM_ETOOLARGE
+ * when cap is too small.
+ */
+DM_API dm_status dm_config_default_path(char *buf, size_t cap);
+/*
+ * dm_config_load() reads the config file `path` (at most 64 KiB).  Returns
+ * DM_OK, DM_ENOENT when there is no such file, DM_ESYNTAX for a bad line
+ * (err has its line), DM_ETOOLARGE, DM_EUTF8, DM_EIO or DM_ENOMEM.  The
+ * caller owns *out and frees it with dm_config_free().
+ */
+DM_API dm_status dm_config_load(const char *path, dm_config **out, dm_error *err);
+DM_API void dm_config_free(dm_config *cfg);
+/* The profile paths (resolved), in file order; i < dm_config_profile_count(). */
+DM_API size_t dm_config_profile_count(const dm_config *cfg);
+DM_API const char *dm_config_profile(const dm_config *cfg, size_t i);
+/* dm_config_set_profiles() replaces the profile paths with paths[0..n) (copied). */
+DM_API dm_status dm_config_set_profiles(dm_config *cfg, const char *const *paths, size_t n);
+/* dm_config_set_profile() replaces them with the one `path` (NULL: none). */
+DM_API dm_status dm_config_set_profile(dm_config *cfg, const char *path);
+/*
+ * dm_config_apply() loads what the config says about the user into `ctx`:
+ * each profile with dm_source_open() (so an export brings its context files
+ * as in a batch run: me, connections, history), then the inline lines, which
+ * win over the profile's, then dm_context_finish().  `opts` (may be NULL)
+ * gives the limits and the diag callback for bad rows.  Returns DM_OK or the
+ * first error of a profile (err names it).
+ */
+DM_API dm_status dm_config_apply(const dm_config *cfg, const dm_ingest_opts *opts,
+                                 dm_context *ctx, dm_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@ void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cmd_triage(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_mail(int argc, char **argv);
 
 /* The shipped rules' folder: $DOORMAN_RULES_DIR, installed, or the source tree's. */
 const char *cli_default_rules_dir(void);
@@ -36,6 +37,19 @@ const char *cli_default_rules_dir(void);
  */
 int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int warnings,
                    dm_ruleset **out);
+/*
+ * cli_load_rules_cached() is cli_load_rules() (warnings not shown) through
+ * the compiled-rules cache in cli_rules_cache_dir(), for the commands that
+ * triage (docs/integration.md, "Start-up time").  With `lazy_jit` a pattern
+ * is JIT-compiled only once it meets a long text or has run many times
+ * (dm_rules_opts.lazy_jit): for one message, or a few, compiling them all
+ * costs more than it saves.  The verdicts are those of cli_load_rules().
+ */
+int cli_load_rules_cached(const char *const *extra, size_t nextra, int defaults, int lazy_jit,
+                          dm_ruleset **out);
+const char *cli_rules_cache_dir(char *buf, size_t n);
+/* cli_parse_size() reads a byte count with an optional K, M or G suffix; 0 is refused. */
+int cli_parse_size(const char *s, size_t *out);
 /* error_fill() makes sure `e` says something: the library may leave it empty. */
 void error_fill(dm_error *e, dm_status st, const char *source);
 /* cli_open_sources() opens every source, then settles the context. */

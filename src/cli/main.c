@@ -47,6 +47,7 @@ static void usage(FILE *fp)
           "  triage SOURCE...   read requests and print a suggestion for each\n"
           "  explain TEXT       show why a text (or a record: SOURCE --id ID) gets its verdict\n"
           "  rules lint|test    check rule files; run the rules' own tests\n"
+          "  mail               filter one mail on stdin to stdout, adding the verdict headers\n"
           "\n"
           "Run 'doorman COMMAND --help' for a command's options; 'man doorman' for all.\n",
           fp);
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
         return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0)
         return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(cmd, "mail") == 0)
+        return cmd_mail(argc - 1, argv + 1);
     cli_msg("'%s' is not a doorman command; see 'doorman --help'", cmd);
     return EXIT_USAGE;
 }

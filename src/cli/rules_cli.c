@@ -148,8 +148,46 @@ static int loaded_already(const char *const *paths, size_t n, const char *path)
     return 0;
 }
 
+/*
+ * cli_rules_cache_dir() is where compiled rules are kept (docs/integration.md,
+ * "Start-up time"): $XDG_CACHE_HOME/doorman, else ~/.cache/doorman; NULL
+ * when DOORMAN_NO_CACHE is set and not empty, or there is no home.
+ */
+const char *cli_rules_cache_dir(char *buf, size_t n)
+{
+    const char *off = getenv("DOORMAN_NO_CACHE");
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (off && *off)
+        return NULL;
+    if (xdg && *xdg)
+        snprintf(buf, n, "%s/doorman", xdg);
+    else if (home && *home)
+        snprintf(buf, n, "%s/.cache/doorman", home);
+    else
+        return NULL;
+    return buf;
+}
+
+static int load_rules(const char *const *extra, size_t nextra, int defaults, int warnings,
+                      const char *cache_dir, int lazy_jit, dm_ruleset **out);
+
 int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int warnings,
                    dm_ruleset **out)
+{
+    return load_rules(extra, nextra, defaults, warnings, NULL, 0, out);
+}
+
+int cli_load_rules_cached(const char *const *extra, size_t nextra, int defaults, int lazy_jit,
+                          dm_ruleset **out)
+{
+    char dir[PATH_MAX];
+    return load_rules(extra, nextra, defaults, 0, cli_rules_cache_dir(dir, sizeof dir),
+                      lazy_jit, out);
+}
+
+static int load_rules(const char *const *extra, size_t nextra, int defaults, int warnings,
+                      const char *cache_dir, int lazy_jit, dm_ruleset **out)
 {
     const char *paths[64];
     size_t n = 0;
@@ -168,7 +206,8 @@ int cli_load_rules(const char *const *extra, size_t nextra, int defaults, int wa
         return EXIT_USAGE;
     }
     struct rules_diag d = {!warnings, 0, 0};
-    dm_rules_opts o = {on_rules_diag, &d};
+    dm_rules_opts o = {.diag = on_rules_diag, .diag_ud = &d, .lazy_jit = lazy_jit,
+                       .cache_dir = cache_dir};
     dm_error err;
     memset(&err, 0, sizeof err);
     dm_status st = dm_ruleset_load(paths, n, &o, out, NULL, &err);

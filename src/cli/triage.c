@@ -54,11 +54,14 @@ static int on_diag(void *ud, dm_severity sev, const dm_error *e)
         d->warnings++;
     if (sev == DM_SEV_ERROR && d->strict) {
         /* the row stops the run: it is not skipped, whatever the text says */
-        static const char tail[] = "; row skipped";
+        static const char *const tails[] = {"; row skipped", "; message skipped"};
         dm_error e2 = *e;
-        size_t n = strlen(e2.text), k = sizeof tail - 1;
-        if (n >= k && strcmp(e2.text + n - k, tail) == 0)
-            e2.text[n - k] = '\0';
+        size_t n = strlen(e2.text);
+        for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+            size_t k = strlen(tails[i]);
+            if (n >= k && strcmp(e2.text + n - k, tails[i]) == 0)
+                e2.text[n - k] = '\0';
+        }
         cli_error(&e2, "error");
         return 1;
     }
@@ -91,7 +94,7 @@ static void sink_error(const dm_error *e, int write_errno)
         cli_error(e, "error");
 }
 
-static int parse_size(const char *s, size_t *out)
+int cli_parse_size(const char *s, size_t *out)
 {
     char *end;
     errno = 0;
@@ -209,7 +212,7 @@ int cmd_triage(int argc, char **argv)
             }
             break;
         case OPT_MAX_FIELD:
-            if (parse_size(optarg, &sz) != 0) {
+            if (cli_parse_size(optarg, &sz) != 0) {
                 cli_msg("--max-field takes a size in bytes (suffixes K, M, G)");
                 return EXIT_USAGE;
             }
@@ -217,7 +220,7 @@ int cmd_triage(int argc, char **argv)
             io.max_row = sz * 4;
             break;
         case OPT_MAX_ENTRY:
-            if (parse_size(optarg, &sz) != 0) {
+            if (cli_parse_size(optarg, &sz) != 0) {
                 cli_msg("--max-entry takes a size in bytes (suffixes K, M, G)");
                 return EXIT_USAGE;
             }
@@ -280,8 +283,10 @@ int cmd_triage(int argc, char **argv)
     }
     rc = cli_open_sources(argv + optind, nsrc, &io, ctx, srcs);
     if (rc == EXIT_RAN)
-        rc = cli_load_rules((const char *const *)rule_paths, nrule_paths, default_rules, 0,
-                            &rules);
+        /* start-up: compiled rules from the cache, JIT once it pays
+         * (docs/integration.md, "Start-up time") */
+        rc = cli_load_rules_cached((const char *const *)rule_paths, nrule_paths, default_rules,
+                                   1, &rules);
     if (rc == EXIT_RAN && !prefilter)
         dm_ruleset_set_prefilter(rules, 0);
     if (rc == EXIT_RAN && dm_ruleset_bind(rules, ctx, &err) != DM_OK) {

@@ -18,12 +18,15 @@
 #include "export.h"
 #include "input.h"
 #include "json.h"
+#include "mail/mailbox.h"
 #include "map.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zip.h>
+
+#include "zipload.h" /* libzip is loaded on first use */
 
 #define DEFAULT_MAX_ENTRY ((uint64_t)256 << 20)
 
@@ -57,6 +60,8 @@ struct dm_source {
     FILE *json_fp;
     xfile json_in;
     dm_jsonsrc *json;
+    /* mbox or Maildir (src/mail/mailbox.c) */
+    dm_mailbox *mailbox;
 };
 
 /* ---- files inside a folder or a zip --------------------------------------- */
@@ -324,6 +329,9 @@ static dm_status open_export(dm_source *s, dm_error *err)
 static dm_status open_zip(dm_source *s, dm_error *err)
 {
     int zerr = 0;
+    char why[256];
+    if (dm_zip_load(why, sizeof why) != 0)
+        return dm_error_set(err, DM_EZIP, s->path, 0, 0, "cannot read zip files: %s", why);
     s->zip = zip_open(s->path, ZIP_RDONLY | ZIP_CHECKCONS, &zerr);
     if (!s->zip) {
         zip_error_t ze;
@@ -424,7 +432,18 @@ DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm
     s->env_again = (dm_export_env){&s->opts, ctx, report_again_cb, s};
     s->path = dm_strdup(path);
     dm_status st = s->path ? DM_OK : DM_ENOMEM;
-    if (st == DM_OK) {
+    /* mailboxes: "mbox:PATH", "maildir:PATH", or a path of their shape */
+    dm_mailbox_kind mk = DM_MAILBOX_NONE;
+    const char *mpath = path;
+    if (strncmp(path, "mbox:", 5) == 0)
+        mk = DM_MAILBOX_MBOX, mpath = path + 5;
+    else if (strncmp(path, "maildir:", 8) == 0)
+        mk = DM_MAILBOX_MAILDIR, mpath = path + 8;
+    else if (strcmp(path, "-") != 0)
+        mk = dm_mailbox_sniff(path);
+    if (st == DM_OK && mk != DM_MAILBOX_NONE) {
+        st = dm_mailbox_open(mpath, mk, s->opts.max_message, report_cb, s, &s->mailbox, err);
+    } else if (st == DM_OK) {
         struct stat sb;
         if (strcmp(path, "-") == 0) {
             st = open_json(s, stdin, err);
@@ -451,6 +470,7 @@ DM_API void dm_source_free(dm_source *s)
     if (!s)
         return;
     close_stage_file(s);
+    dm_mailbox_free(s->mailbox);
     dm_json_free(s->json);
     if (s->json_fp && s->json_fp != stdin)
         fclose(s->json_fp);
@@ -500,6 +520,12 @@ DM_API dm_status dm_source_next(dm_source *s, dm_record *rec, dm_error *err)
         return fst;
     if (s->json)
         return next_json(s, rec, err);
+    if (s->mailbox) {
+        dm_status st = dm_mailbox_next(s->mailbox, rec, err);
+        if (st == DM_OK)
+            dm_context_attach(s->ctx, rec);
+        return st;
+    }
     for (;;) {
         if (!s->reader) {
             const char *file = NULL;

@@ -545,7 +545,7 @@ static const char *const with_help =
     "history.weak, spinmail, no_sender_url, connected or html";
 
 /* a count a test gives: the history is made message by message */
-#define WITH_COUNT_MAX 10000
+#define WITH_COUNT_MAX RTEST_COUNT_MAX
 
 static int with_of(const char *name)
 {

@@ -65,6 +65,7 @@
  * 2 MB); above, 32-bit offsets premultiplied by the class count.
  */
 #include "prefilter.h"
+#include "cache.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -81,6 +82,8 @@
 
 typedef struct lset {
     size_t n;
+    struct lset *next;   /* on the parser's pool while free */
+    uint32_t h[LIT_CAP]; /* FNV-1a of each string: compared before the bytes */
     unsigned char len[LIT_CAP];
     char s[LIT_CAP][LIT_MAX];
 } lset;
@@ -90,6 +93,8 @@ typedef struct parser {
     int extended;
     int quote; /* inside \Q...\E */
     int fail;  /* gave up: the pattern has no usable set */
+    /* sets freed so far, reused: a pattern makes thousands */
+    struct lset *pool;
 } parser;
 
 enum { AT_END, AT_EXACT, AT_REQ, AT_OPAQUE, AT_ZERO };
@@ -138,52 +143,90 @@ static void reduce(lset *a);
 
 /* ---- sets of strings ---- */
 
+#define FNV_BASIS 2166136261u
+
+/* fnv() continues an FNV-1a hash over s[0..n): a string's hash extended by
+ * a suffix is the hash of the concatenation (product() relies on it). */
+static uint32_t fnv(uint32_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Sets come from the parser's pool, and go back to it: a big pattern makes
+ * and drops thousands, and each is 3 KB, past malloc's small-size caches. */
 static lset *lset_new(parser *ps)
 {
-    lset *s = dm_malloc(sizeof *s);
-    if (!s)
+    lset *s = ps->pool;
+    if (s)
+        ps->pool = s->next;
+    else if (!(s = dm_malloc(sizeof *s))) {
         ps->fail = 1;
-    else
-        s->n = 0;
+        return NULL;
+    }
+    s->n = 0;
     return s;
 }
 
-static void lset_free(lset *s)
+static void lset_free(parser *ps, lset *s)
 {
-    dm_free(s);
+    if (s) {
+        s->next = ps->pool;
+        ps->pool = s;
+    }
+}
+
+static void pool_drain(parser *ps)
+{
+    while (ps->pool) {
+        lset *next = ps->pool->next;
+        dm_free(ps->pool);
+        ps->pool = next;
+    }
+}
+
+/* lset_put() adds s (hash h) unless it is there; 0, or -1 past the caps. */
+static int lset_put(lset *a, const char *s, size_t len, uint32_t h)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (a->h[i] == h && a->len[i] == len && memcmp(a->s[i], s, len) == 0)
+            return 0;
+    if (a->n == LIT_CAP || len > LIT_MAX)
+        return -1;
+    a->h[a->n] = h;
+    a->len[a->n] = (unsigned char)len;
+    memcpy(a->s[a->n], s, len);
+    a->n++;
+    return 0;
+}
+
+/* lset_add() returns 0, or -1 when the set is full (a duplicate is fine). */
+static int lset_add(lset *a, const char *s, size_t len)
+{
+    return lset_put(a, s, len, fnv(FNV_BASIS, s, len));
 }
 
 static lset *lset_one(parser *ps, const char *s, size_t len)
 {
     lset *a = lset_new(ps);
-    if (a) {
-        a->n = 1;
-        a->len[0] = (unsigned char)len;
-        memcpy(a->s[0], s, len);
-    }
+    if (a)
+        (void)lset_add(a, s, len);
     return a;
 }
 
 static lset *lset_copy(parser *ps, const lset *a)
 {
     lset *s = lset_new(ps);
-    if (s)
-        memcpy(s, a, sizeof *s);
+    if (s) {
+        s->n = a->n;
+        memcpy(s->h, a->h, a->n * sizeof *a->h);
+        memcpy(s->len, a->len, a->n);
+        memcpy(s->s, a->s, a->n * sizeof *a->s);
+    }
     return s;
-}
-
-/* lset_add() returns 0, or -1 when the set is full (a duplicate is fine). */
-static int lset_add(lset *a, const char *s, size_t len)
-{
-    for (size_t i = 0; i < a->n; i++)
-        if (a->len[i] == len && memcmp(a->s[i], s, len) == 0)
-            return 0;
-    if (a->n == LIT_CAP || len > LIT_MAX)
-        return -1;
-    a->len[a->n] = (unsigned char)len;
-    memcpy(a->s[a->n], s, len);
-    a->n++;
-    return 0;
 }
 
 static size_t lset_minlen(const lset *a)
@@ -205,74 +248,21 @@ static size_t lset_maxlen(const lset *a)
 }
 
 /* lset_union() moves b into a; returns a, or NULL (both freed) past the cap. */
-static lset *lset_union(lset *a, lset *b)
+static lset *lset_union(parser *ps, lset *a, lset *b)
 {
     if (!a || !b) {
-        lset_free(a);
-        lset_free(b);
+        lset_free(ps, a);
+        lset_free(ps, b);
         return NULL;
     }
     for (size_t i = 0; i < b->n; i++)
-        if (lset_add(a, b->s[i], b->len[i]) < 0) {
-            lset_free(a);
+        if (lset_put(a, b->s[i], b->len[i], b->h[i]) < 0) {
+            lset_free(ps, a);
             a = NULL;
             break;
         }
-    lset_free(b);
+    lset_free(ps, b);
     return a;
-}
-
-/* cut_union() puts the distinct prefixes of at most `cut` bytes of a and b
- * in *probe; 0 when they are more than the cap. */
-static int cut_union(const lset *a, const lset *b, size_t cut, lset *probe)
-{
-    probe->n = 0;
-    for (size_t i = 0; i < a->n + b->n; i++) {
-        const lset *x = i < a->n ? a : b;
-        size_t j = i < a->n ? i : i - a->n;
-        if (lset_add(probe, x->s[j], x->len[j] < cut ? x->len[j] : cut) < 0)
-            return 0;
-    }
-    return 1;
-}
-
-/*
- * req_union() is the union of two req sets (it frees both).  Past the cap,
- * the strings are cut to the longest length that brings the number of
- * distinct prefixes under it: a prefix of a string that must occur must
- * occur too.  NULL when either is NULL, or when even one byte is too many.
- */
-static lset *req_union(lset *a, lset *b)
-{
-    lset *r = NULL;
-    if (!a || !b)
-        goto out;
-    lset probe;
-    if (cut_union(a, b, LIT_MAX, &probe)) {
-        r = a;
-    } else {
-        /* fewer bytes never make more distinct prefixes: the longest cut that
-         * fits is found by bisection (lo fits or is 0, hi does not fit) */
-        size_t lo = 0, hi = LIT_MAX;
-        while (hi - lo > 1) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (cut_union(a, b, mid, &probe))
-                lo = mid;
-            else
-                hi = mid;
-        }
-        if (lo > 0 && cut_union(a, b, lo, &probe))
-            r = a;
-    }
-    if (r) {
-        memcpy(r, &probe, sizeof probe);
-        reduce(r);
-        a = NULL;
-    }
-out:
-    lset_free(a);
-    lset_free(b);
-    return r;
 }
 
 /* product() sets *out to a x b; returns 0 (no set made) past the caps. */
@@ -289,49 +279,174 @@ static int product(parser *ps, const lset *a, const lset *b, lset **out)
         for (size_t j = 0; j < b->n; j++) {
             memcpy(tmp, a->s[i], a->len[i]);
             memcpy(tmp + a->len[i], b->s[j], b->len[j]);
-            (void)lset_add(r, tmp, (size_t)a->len[i] + b->len[j]); /* fits: n <= cap */
+            uint32_t h = fnv(a->h[i], b->s[j], b->len[j]);
+            (void)lset_put(r, tmp, (size_t)a->len[i] + b->len[j], h); /* fits: n <= cap */
         }
     *out = r;
     return 1;
+}
+
+/* A string of a set seen from outside it: reduce() and req_merge() work on these. */
+typedef struct sref {
+    const char *s;
+    size_t len;
+    uint64_t bytes; /* bit (c & 63) for each byte c: a substring's bits are a subset */
+} sref;
+
+static uint64_t byte_bits(const char *s, size_t n)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m |= (uint64_t)1 << ((unsigned char)s[i] & 63);
+    return m;
 }
 
 static int contains(const char *h, size_t hn, const char *nd, size_t nn)
 {
     if (nn == 0)
         return 1;
-    /* first byte by memchr, then the rest: this runs n^2 times a set */
-    for (const char *p = h, *end = h + hn; (size_t)(end - p) >= nn;) {
-        p = memchr(p, nd[0], (size_t)(end - p) - nn + 1);
-        if (!p)
-            return 0;
-        if (memcmp(p + 1, nd + 1, nn - 1) == 0)
+    for (size_t i = 0; i + nn <= hn; i++)
+        if (h[i] == nd[0] && memcmp(h + i + 1, nd + 1, nn - 1) == 0)
             return 1;
-        p++;
-    }
     return 0;
 }
 
 /*
- * reduce() drops every string that contains a shorter one of the set: a
- * text containing it contains the shorter one, so the set says the same.
+ * reduce_refs() drops every string that contains a shorter one of r[0..n)
+ * (a text containing it contains the shorter one, so the set says the
+ * same), keeping the order of the others; returns how many are left.
+ * Containment is transitive, so what is left does not depend on the order
+ * strings were dropped in.  The byte bits reject most pairs at once.
  */
+static size_t reduce_refs(sref *r, size_t n)
+{
+    /* only a shorter string can be dropped for: visit them by length */
+    size_t start[LIT_MAX + 2] = {0}, by_len_s[LIT_CAP], k = 0;
+    unsigned char drop_s[LIT_CAP] = {0};
+    if (n < 2)
+        return n;
+    size_t *by_len = n <= LIT_CAP ? by_len_s : dm_malloc(n * sizeof *by_len);
+    unsigned char *drop = n <= LIT_CAP ? drop_s : dm_calloc(n, 1);
+    if (!by_len || !drop) { /* keeping them all is what a set without reduce says */
+        if (n > LIT_CAP) {
+            dm_free(by_len);
+            dm_free(drop);
+        }
+        return n;
+    }
+    for (size_t i = 0; i < n; i++)
+        start[r[i].len + 1]++;
+    for (size_t l = 0; l <= LIT_MAX; l++)
+        start[l + 1] += start[l];
+    for (size_t i = 0; i < n; i++)
+        by_len[start[r[i].len]++] = i; /* start[l] moves to length l's end */
+    for (size_t a = 0, b = 0; a < n; a = b) { /* [a, b): one length */
+        size_t len = r[by_len[a]].len;
+        for (b = a; b < n && r[by_len[b]].len == len; b++) {
+            const sref *x = &r[by_len[b]];
+            for (size_t j = 0; j < a && !drop[by_len[b]]; j++) {
+                const sref *y = &r[by_len[j]];
+                drop[by_len[b]] = !(y->bytes & ~x->bytes) && contains(x->s, x->len, y->s, y->len);
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i])
+            r[k++] = r[i];
+    if (n > LIT_CAP) {
+        dm_free(by_len);
+        dm_free(drop);
+    }
+    return k;
+}
+
+/* reduce() is reduce_refs() on a set. */
 static void reduce(lset *a)
 {
-    unsigned char drop[LIT_CAP] = {0};
+    sref r[LIT_CAP];
     for (size_t i = 0; i < a->n; i++)
-        for (size_t j = 0; j < a->n && !drop[i]; j++)
-            if (a->len[j] < a->len[i] && contains(a->s[i], a->len[i], a->s[j], a->len[j]))
-                drop[i] = 1;
-    size_t k = 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (!drop[i]) {
-            if (k != i) {
-                a->len[k] = a->len[i];
-                memcpy(a->s[k], a->s[i], a->len[i]);
-            }
-            k++;
+        r[i] = (sref){a->s[i], a->len[i], byte_bits(a->s[i], a->len[i])};
+    size_t k = reduce_refs(r, a->n);
+    if (k == a->n)
+        return;
+    /* survivors keep their order, so each moves down or stays */
+    for (size_t i = 0; i < k; i++) {
+        size_t from = (size_t)(r[i].s - a->s[0]) / LIT_MAX;
+        if (from != i) {
+            a->h[i] = a->h[from];
+            a->len[i] = a->len[from];
+            memcpy(a->s[i], a->s[from], a->len[from]);
         }
+    }
     a->n = k;
+}
+
+static int cmp_sref(const void *x, const void *y)
+{
+    const sref *a = x, *b = y;
+    int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* same_cut() says whether a and b have the same first min(len, cut) bytes. */
+static int same_cut(const sref *a, const sref *b, size_t cut)
+{
+    size_t la = a->len < cut ? a->len : cut, lb = b->len < cut ? b->len : cut;
+    return la == lb && memcmp(a->s, b->s, la) == 0;
+}
+
+/*
+ * req_merge() is the req set of an alternation: the union of its branches'
+ * req sets.  Past the cap, every string is cut to the longest length that
+ * brings the number of distinct prefixes under it (a prefix of a string
+ * that must occur must occur too); NULL when even one byte is too many.
+ * It sorts the union once: strings with the same prefix are then adjacent,
+ * so the prefixes of a length are counted in one pass, where merging the
+ * branches two by two cost a quadratic dedupe per branch.
+ */
+static lset *req_merge(parser *ps, lset *const *sets, size_t nsets)
+{
+    size_t t = 0, k = 0;
+    for (size_t i = 0; i < nsets; i++)
+        t += sets[i]->n;
+    sref *r = dm_malloc((t ? t : 1) * sizeof *r);
+    lset *out = NULL;
+    if (!r) {
+        ps->fail = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < nsets; i++)
+        for (size_t j = 0; j < sets[i]->n; j++)
+            r[k++] =
+                (sref){sets[i]->s[j], sets[i]->len[j], byte_bits(sets[i]->s[j], sets[i]->len[j])};
+    qsort(r, t, sizeof *r, cmp_sref);
+    k = 0;
+    for (size_t i = 0; i < t; i++)
+        if (k == 0 || cmp_sref(&r[k - 1], &r[i]) != 0)
+            r[k++] = r[i];
+    t = reduce_refs(r, k);
+    size_t cut = LIT_MAX;
+    if (t > LIT_CAP) {
+        /* the number of distinct prefixes grows with their length */
+        for (; cut > 0; cut--) {
+            size_t distinct = 1;
+            for (size_t i = 1; i < t && distinct <= LIT_CAP; i++)
+                distinct += !same_cut(&r[i - 1], &r[i], cut);
+            if (distinct <= LIT_CAP)
+                break;
+        }
+        if (cut == 0)
+            goto out;
+    }
+    if (!(out = lset_new(ps)))
+        goto out;
+    for (size_t i = 0; i < t; i++)
+        if (i == 0 || !same_cut(&r[i - 1], &r[i], cut))
+            (void)lset_add(out, r[i].s, r[i].len < cut ? r[i].len : cut); /* fits */
+    reduce(out);
+out:
+    dm_free(r);
+    return out;
 }
 
 /* ---- sequences ---- */
@@ -348,20 +463,26 @@ static int better(const lset *a, const lset *b)
 }
 
 /* offer() takes `cand`, a req candidate, and keeps it if it is the best. */
-static void offer(seq *q, lset *cand)
+static void offer(parser *ps, seq *q, lset *cand)
 {
     if (!cand)
         return;
     if (cand->n == 0 || lset_minlen(cand) == 0) { /* "" occurs in every text */
-        lset_free(cand);
+        lset_free(ps, cand);
+        return;
+    }
+    /* reduce() never drops a shortest string, so only a tie on the
+     * shortest length needs the reduced count to compare */
+    if (q->best && lset_minlen(cand) < lset_minlen(q->best)) {
+        lset_free(ps, cand);
         return;
     }
     reduce(cand);
     if (better(cand, q->best)) {
-        lset_free(q->best);
+        lset_free(ps, q->best);
         q->best = cand;
     } else {
-        lset_free(cand);
+        lset_free(ps, cand);
     }
 }
 
@@ -371,7 +492,7 @@ static void close_seg(parser *ps, seq *q)
     lset *e = lset_one(ps, "", 0);
     if (!e)
         return;
-    offer(q, q->seg);
+    offer(ps, q, q->seg);
     q->seg = e;
     q->whole = 0;
 }
@@ -381,6 +502,17 @@ static void close_seg(parser *ps, seq *q)
 static void extend(parser *ps, seq *q, const lset *l)
 {
     lset *r;
+    if (l->n == 1 && lset_maxlen(q->seg) + l->len[0] <= LIT_MAX) {
+        /* one string (a literal character, mostly): append it in place;
+         * distinct strings with the same suffix stay distinct */
+        lset *g = q->seg;
+        for (size_t i = 0; i < g->n; i++) {
+            memcpy(g->s[i] + g->len[i], l->s[0], l->len[0]);
+            g->len[i] = (unsigned char)(g->len[i] + l->len[0]);
+            g->h[i] = fnv(g->h[i], l->s[0], l->len[0]);
+        }
+        return;
+    }
     if (!product(ps, q->seg, l, &r)) {
         if (ps->fail)
             return;
@@ -390,7 +522,7 @@ static void extend(parser *ps, seq *q, const lset *l)
             return;
         }
     }
-    lset_free(q->seg);
+    lset_free(ps, q->seg);
     q->seg = r;
 }
 
@@ -403,7 +535,7 @@ static lset *power(parser *ps, const lset *l, unsigned n)
     for (unsigned i = 1; r && i < n; i++) {
         lset *t;
         int ok = product(ps, r, l, &t);
-        lset_free(r);
+        lset_free(ps, r);
         r = ok ? t : NULL;
     }
     return r;
@@ -426,7 +558,7 @@ static void apply_exact(parser *ps, seq *q, lset *l, const quant *qu)
         lset *pw = power(ps, l, qu->min);
         if (pw) {
             extend(ps, q, pw);
-            lset_free(pw);
+            lset_free(ps, pw);
             return;
         }
         if (ps->fail)
@@ -445,7 +577,7 @@ static void apply(parser *ps, seq *q, atom *a, const quant *qu)
 {
     if (!qu->certain) { /* the braces may be literal text: what follows is apart */
         close_seg(ps, q);
-        lset_free(a->set);
+        lset_free(ps, a->set);
         a->set = NULL;
         return;
     }
@@ -455,13 +587,13 @@ static void apply(parser *ps, seq *q, atom *a, const quant *qu)
     case AT_REQ:
         close_seg(ps, q);
         if (!ps->fail && qu->certain && qu->min >= 1) {
-            offer(q, a->set);
+            offer(ps, q, a->set);
             a->set = NULL;
         }
         break;
     case AT_EXACT: apply_exact(ps, q, a->set, qu); break;
     }
-    lset_free(a->set);
+    lset_free(ps, a->set);
     a->set = NULL;
 }
 
@@ -1021,8 +1153,8 @@ static int parse_group(parser *ps, int depth, atom *a)
     if (!ps->fail && (ps->p >= end || *ps->p != ')'))
         ps->fail = 1;
     if (ps->fail) {
-        lset_free(l.exact);
-        lset_free(l.req);
+        lset_free(ps, l.exact);
+        lset_free(ps, l.req);
         return 0;
     }
     ps->p++;
@@ -1030,12 +1162,12 @@ static int parse_group(parser *ps, int depth, atom *a)
     a->w = look ? 0 : l.w;
     if (look) {
         a->kind = AT_ZERO;
-        lset_free(l.exact);
-        lset_free(l.req);
+        lset_free(ps, l.exact);
+        lset_free(ps, l.req);
     } else if (l.exact) {
         a->kind = AT_EXACT;
         a->set = l.exact;
-        lset_free(l.req);
+        lset_free(ps, l.req);
     } else if (l.req) {
         a->kind = AT_REQ;
         a->set = l.req;
@@ -1107,7 +1239,7 @@ static lang parse_seq(parser *ps, int depth)
     while (!ps->fail) {
         atom a = parse_atom(ps, depth);
         if (ps->fail || a.kind == AT_END) {
-            lset_free(a.set);
+            lset_free(ps, a.set);
             break;
         }
         quant qu = read_quant(ps);
@@ -1116,7 +1248,7 @@ static lang parse_seq(parser *ps, int depth)
         out.w = w_add(out.w, qu.certain ? w_mul(w, qu.max) : W_INF);
         if (!ps->fail)
             apply(ps, &q, &a, &qu);
-        lset_free(a.set);
+        lset_free(ps, a.set);
     }
     if (!ps->fail && q.whole) {
         out.exact = q.seg;
@@ -1128,8 +1260,8 @@ static lang parse_seq(parser *ps, int depth)
         out.req = q.best;
         q.best = NULL;
     }
-    lset_free(q.seg);
-    lset_free(q.best);
+    lset_free(ps, q.seg);
+    lset_free(ps, q.best);
     return out;
 }
 
@@ -1142,14 +1274,47 @@ static lang parse_alt(parser *ps, int depth)
         return acc;
     }
     acc = parse_seq(ps, depth);
-    while (!ps->fail && ps->p < ps->end && *ps->p == '|') {
+    if (ps->fail || ps->p >= ps->end || *ps->p != '|')
+        return acc;
+    /* the branches' req sets, merged once at the end (req_merge) */
+    lset **reqs = NULL;
+    size_t nreqs = 0, cap = 0;
+    int none = 0;
+    lset *req = acc.req;
+    acc.req = NULL;
+    for (;;) {
+        if (!req) {
+            none = 1;
+        } else if (!none) {
+            if (nreqs == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                lset **p = dm_realloc(reqs, nc * sizeof *p);
+                if (!p) {
+                    ps->fail = 1;
+                    lset_free(ps, req);
+                    break;
+                }
+                reqs = p;
+                cap = nc;
+            }
+            reqs[nreqs++] = req;
+        } else {
+            lset_free(ps, req);
+        }
+        if (ps->fail || ps->p >= ps->end || *ps->p != '|')
+            break;
         ps->p++;
         lang b = parse_seq(ps, depth);
         if (b.w > acc.w)
             acc.w = b.w;
-        acc.exact = lset_union(acc.exact, b.exact);
-        acc.req = req_union(acc.req, b.req);
+        acc.exact = lset_union(ps, acc.exact, b.exact);
+        req = b.req;
     }
+    if (!none && !ps->fail)
+        acc.req = req_merge(ps, reqs, nreqs);
+    for (size_t i = 0; i < nreqs; i++)
+        lset_free(ps, reqs[i]);
+    dm_free(reqs);
     return acc;
 }
 
@@ -1158,18 +1323,26 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int dm_literals_extract(const char *pattern, size_t len, int extended, size_t min_len, char ***out,
-                        size_t *n)
+int dm_pattern_analyze(const char *pattern, size_t len, int extended, size_t min_len, char ***out,
+                       size_t *n, size_t *max_len)
 {
-    parser ps = {(const unsigned char *)pattern, (const unsigned char *)pattern + len,
-                 extended != 0, 0, 0};
+    parser ps;
+    memset(&ps, 0, sizeof ps);
+    ps.p = (const unsigned char *)pattern;
+    ps.end = ps.p + len;
+    ps.extended = extended != 0;
     char **lits = NULL;
     size_t k = 0;
     int ok = 0;
-    if (!pattern || !out || !n)
+    if (max_len)
+        *max_len = SIZE_MAX;
+    if (!pattern)
         return 0;
     lang l = parse_alt(&ps, 0);
-    if (ps.fail || ps.p != ps.end || !l.req) /* a stray ')' ends parse_alt early */
+    int parsed = !ps.fail && ps.p == ps.end; /* a stray ')' ends parse_alt early */
+    if (max_len && parsed)
+        *max_len = l.w;
+    if (!parsed || !out || !n || !l.req)
         goto out;
     reduce(l.req);
     if (lset_minlen(l.req) < (min_len ? min_len : 1))
@@ -1187,21 +1360,24 @@ int dm_literals_extract(const char *pattern, size_t len, int extended, size_t mi
     ok = 1;
 out:
     dm_literals_free(lits, k);
-    lset_free(l.exact);
-    lset_free(l.req);
+    lset_free(&ps, l.exact);
+    lset_free(&ps, l.req);
+    pool_drain(&ps);
     return ok;
+}
+
+int dm_literals_extract(const char *pattern, size_t len, int extended, size_t min_len, char ***out,
+                        size_t *n)
+{
+    if (!out || !n)
+        return 0;
+    return dm_pattern_analyze(pattern, len, extended, min_len, out, n, NULL);
 }
 
 size_t dm_pattern_max_len(const char *pattern, size_t len, int extended)
 {
-    parser ps = {(const unsigned char *)pattern, (const unsigned char *)pattern + len,
-                 extended != 0, 0, 0};
-    if (!pattern)
-        return SIZE_MAX;
-    lang l = parse_alt(&ps, 0);
-    size_t w = ps.fail || ps.p != ps.end ? SIZE_MAX : l.w;
-    lset_free(l.exact);
-    lset_free(l.req);
+    size_t w;
+    dm_pattern_analyze(pattern, len, extended, 1, NULL, NULL, &w);
     return w;
 }
 
@@ -1247,6 +1423,21 @@ struct dm_prefilter {
     size_t nout_ids;
     uint32_t *always; /* ids with an empty literal: they occur in every text */
     size_t nalways;
+    /* each state's failure state, numbered as the table is: what the cache
+     * keeps instead of the table (dm_prefilter_save), and fail[s] < s */
+    uint32_t *fail;
+    /* The sparse form, restored from the cache, until the dense table is
+     * worth building (dm_prefilter_adapt): the root's row, and each other
+     * state's own edges (edge_start[s] .. edge_start[s + 1]); a missing
+     * edge follows the failure link.  t16 and t32 are NULL meanwhile. */
+    uint32_t *root;
+    uint32_t *edge_start, *edge_to;
+    uint8_t *edge_cls;
+    int class0_resets; /* class 0 is on no edge: it always leads to the root */
+    size_t scanned;    /* bytes scanned sparse so far */
+    /* fail, edge_*, out_* and always point into the cache file's mapping
+     * (dm_prefilter_restore with `borrow`): not ours to free */
+    int borrowed;
 };
 
 dm_status dm_prefilter_create(dm_prefilter **out)
@@ -1276,9 +1467,16 @@ void dm_prefilter_free(dm_prefilter *pf)
     free_literals(pf);
     dm_free(pf->t16);
     dm_free(pf->t32);
-    dm_free(pf->out_start);
-    dm_free(pf->out_ids);
-    dm_free(pf->always);
+    dm_free(pf->root);
+    if (!pf->borrowed) {
+        dm_free(pf->out_start);
+        dm_free(pf->out_ids);
+        dm_free(pf->always);
+        dm_free(pf->fail);
+        dm_free(pf->edge_start);
+        dm_free(pf->edge_to);
+        dm_free(pf->edge_cls);
+    }
     dm_free(pf);
 }
 
@@ -1540,8 +1738,7 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     }
     dm_free(own_start);
     dm_free(own_ids);
-    dm_free(fail);
-    own_start = own_ids = fail = NULL;
+    own_start = own_ids = NULL;
 
     /* renumber: states without outputs first (the root among them: it has
      * none, empty literals live in `always`), each group in BFS order */
@@ -1552,6 +1749,16 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     size_t qn = 0, on = nquiet;
     for (size_t b = 0; b < nstates; b++)
         perm[b] = (uint32_t)(out_start[b + 1] == out_start[b] ? qn++ : on++);
+    /* the failure links, renumbered: a state without outputs fails to one
+     * without (outputs are merged down the links), a shallower one, so
+     * within each group and across them fail[s] < s still holds */
+    uint32_t *nfail = dm_malloc(nstates * sizeof *nfail);
+    if (!nfail)
+        goto out;
+    for (size_t b = 0; b < nstates; b++)
+        nfail[perm[b]] = b ? perm[fail[b]] : 0;
+    dm_free(fail);
+    fail = nfail;
     /* premultiplied offsets save a multiply per byte scanned: always in 32
      * bits, in 16 bits when the table is small enough (the usual case) */
     int pre16 = t.t16 && (size_t)nstates * K <= 65536;
@@ -1610,9 +1817,10 @@ dm_status dm_prefilter_build(dm_prefilter *pf)
     pf->nout_ids = nout;
     pf->always = always;
     pf->nalways = nalways;
+    pf->fail = fail;
     t.t16 = NULL;
     t.t32 = NULL;
-    out_start = out_ids = always = NULL;
+    out_start = out_ids = always = fail = NULL;
     pf->maxlit = 0;
     for (size_t i = 0; i < pf->nlits; i++)
         if (pf->lits[i].len > pf->maxlit)
@@ -1701,6 +1909,42 @@ static void emit(const dm_prefilter *pf, size_t k, uint64_t *hits, dm_pf_span *s
         }                                                                                    \
     } while (0)
 
+/*
+ * scan_sparse() is the scan over the sparse form: the classic automaton
+ * walk, one state's few edges searched per step and failure links taken
+ * where none matches (as many as the walk went deep, so linear overall).
+ * It reaches the states the dense table would, so it reports the same.
+ */
+static void scan_sparse(const dm_prefilter *pf, const unsigned char *start,
+                        const unsigned char *end, uint64_t *hits, dm_pf_span *spans)
+{
+    const uint32_t first = pf->first_out;
+    uint32_t s = 0;
+    for (const unsigned char *p = start; p < end; p++) {
+        uint32_t c = pf->cls[*p];
+        if (c == 0 && pf->class0_resets) {
+            s = 0;
+            continue; /* the root has no outputs */
+        }
+        for (;;) {
+            if (s == 0) {
+                s = pf->root[c];
+                break;
+            }
+            uint32_t e = pf->edge_start[s], ee = pf->edge_start[s + 1];
+            while (e < ee && pf->edge_cls[e] != c)
+                e++;
+            if (e < ee) {
+                s = pf->edge_to[e];
+                break;
+            }
+            s = pf->fail[s];
+        }
+        if (s >= first)
+            emit(pf, s - first, hits, spans, (uint32_t)(p - start) + 1);
+    }
+}
+
 void dm_prefilter_scan_at(const dm_prefilter *pf, const char *text, size_t len, uint64_t *hits,
                           dm_pf_span *spans)
 {
@@ -1723,6 +1967,10 @@ void dm_prefilter_scan_at(const dm_prefilter *pf, const char *text, size_t len, 
         half = p + len / 2;
         mid = half - (pf->maxlit ? pf->maxlit - 1 : 0);
     }
+    if (!pf->t16 && !pf->t32) {
+        scan_sparse(pf, start, end, hits, spans);
+        return;
+    }
     const uint8_t *cls = pf->cls;
     const size_t K = pf->nclass, first = pf->first_out;
     const void *cells = pf->t16 ? (const void *)pf->t16 : (const void *)pf->t32;
@@ -1744,7 +1992,13 @@ size_t dm_prefilter_size(const dm_prefilter *pf)
     if (!pf)
         return 0;
     size_t n = sizeof *pf + pf->bytes_cap + pf->lits_cap * sizeof *pf->lits;
-    if (pf->built) {
+    if (pf->built && !pf->t16 && !pf->t32) {
+        n += pf->nclass * sizeof *pf->root + ((size_t)pf->nstates + 1) * sizeof *pf->edge_start;
+        n += pf->edge_start[pf->nstates] * (sizeof *pf->edge_to + sizeof *pf->edge_cls);
+        n += ((size_t)pf->nstates - pf->first_out + 1) * sizeof *pf->out_start;
+        n += pf->nout_ids * sizeof *pf->out_ids;
+        n += pf->nalways * sizeof *pf->always;
+    } else if (pf->built) {
         size_t cells = (size_t)pf->nstates * pf->nclass;
         n += pf->t16 ? cells * sizeof *pf->t16 : cells * sizeof *pf->t32;
         n += ((size_t)pf->nstates - pf->first_out + 1) * sizeof *pf->out_start;
@@ -1752,4 +2006,329 @@ size_t dm_prefilter_size(const dm_prefilter *pf)
         n += pf->nalways * sizeof *pf->always;
     }
     return n;
+}
+
+/* ---- the cache's form (cache.h) ---------------------------------------------------- */
+
+/* cell() is the state a table cell leads to (not an offset). */
+static uint32_t cell(const dm_prefilter *pf, size_t s, size_t c)
+{
+    size_t K = pf->nclass;
+    if (pf->t16)
+        return pf->pre16 ? pf->t16[s * K + c] / (uint32_t)K : pf->t16[s * K + c];
+    return pf->t32[s * K + c] / (uint32_t)K;
+}
+
+/*
+ * dm_prefilter_save(): the table is some 20,000 states times 50 classes,
+ * but a state's row is its failure state's row with its own edges on top
+ * (how dm_prefilter_build() fills it), so the cache keeps the failure
+ * links and the edges, as arrays: a tenth of the bytes, read back with a
+ * few copies, and a reader that cannot be led out of the table by what it
+ * reads.  A state's own edges are the cells its row has that its failure
+ * state's row has not (an edge leads one deeper than the failure state's
+ * cell can).
+ */
+dm_status dm_prefilter_save(const dm_prefilter *pf, dm_buf *out)
+{
+    if (!pf || !pf->built || !pf->fail)
+        return DM_EINVAL;
+    size_t K = pf->nclass, n = pf->nstates;
+    int sparse = !pf->t16 && !pf->t32;
+    uint32_t *start = dm_malloc((n + 1) * sizeof *start);
+    uint32_t *to = NULL;
+    uint8_t *ecls = NULL;
+    size_t ne = 0, cap = 0;
+    dm_status st = start ? DM_OK : DM_ENOMEM;
+    for (size_t s = 0; s < n && st == DM_OK; s++) {
+        uint32_t f = pf->fail[s];
+        if (s ? f >= s : f != 0) {
+            st = DM_EINVAL;
+            break;
+        }
+        start[s] = (uint32_t)ne;
+        if (ne + K > cap) { /* room for a whole row more */
+            size_t nc = cap ? cap * 2 : 4096;
+            while (nc < ne + K)
+                nc *= 2;
+            uint32_t *t = dm_realloc(to, nc * sizeof *t);
+            uint8_t *c = t ? dm_realloc(ecls, nc) : NULL;
+            if (t)
+                to = t;
+            if (!c) {
+                st = DM_ENOMEM;
+                break;
+            }
+            ecls = c;
+            cap = nc;
+        }
+        if (sparse && s) {
+            for (uint32_t e = pf->edge_start[s]; e < pf->edge_start[s + 1]; e++, ne++) {
+                ecls[ne] = pf->edge_cls[e];
+                to[ne] = pf->edge_to[e];
+            }
+            continue;
+        }
+        for (size_t c = 0; c < K; c++) {
+            uint32_t v = sparse ? pf->root[c] : cell(pf, s, c);
+            if (v != (s ? cell(pf, f, c) : 0)) {
+                ecls[ne] = (uint8_t)c;
+                to[ne++] = v;
+            }
+        }
+    }
+    if (st == DM_OK && ne >= UINT32_MAX)
+        st = DM_ETOOLARGE;
+    if (st == DM_OK) {
+        static const unsigned char pad[4];
+        size_t nstart = n - pf->first_out + 1;
+        start[n] = (uint32_t)ne;
+        /* numbers are 4-byte aligned from the start of `out`, so that a
+         * mapped file can be read in place (dm_prefilter_restore) */
+        st |= dm_buf_add(out, pad, (4 - out->len % 4) % 4);
+        st |= cw_u32(out, (uint32_t)K);
+        st |= cw_u32(out, pf->nstates);
+        st |= cw_u32(out, pf->first_out);
+        st |= cw_u32(out, pf->maxlit);
+        st |= dm_buf_put(out, pf->cls, sizeof pf->cls);
+        st |= dm_buf_add(out, pf->fail, n * sizeof *pf->fail);
+        st |= dm_buf_add(out, start, (n + 1) * sizeof *start);
+        if (ne) {
+            st |= dm_buf_add(out, ecls, ne);
+            st |= dm_buf_add(out, pad, (4 - out->len % 4) % 4);
+            st |= dm_buf_add(out, to, ne * sizeof *to);
+        }
+        st |= cw_u32(out, (uint32_t)nstart);
+        st |= dm_buf_add(out, pf->out_start, nstart * sizeof *pf->out_start);
+        st |= cw_u32(out, (uint32_t)pf->nout_ids);
+        if (pf->nout_ids)
+            st |= dm_buf_add(out, pf->out_ids, pf->nout_ids * sizeof *pf->out_ids);
+        st |= cw_u32(out, (uint32_t)pf->nalways);
+        if (pf->nalways)
+            st |= dm_buf_add(out, pf->always, pf->nalways * sizeof *pf->always);
+        /* the codes are DM_OK (0), DM_ENOMEM or DM_ETOOLARGE: any of them fails */
+        if (st != DM_OK)
+            st = DM_ENOMEM;
+    }
+    dm_free(start);
+    dm_free(to);
+    dm_free(ecls);
+    return st;
+}
+
+/*
+ * densify() builds the dense table from the sparse form: each row is its
+ * failure state's row (complete: fail[s] < s) with the state's edges on
+ * top.  The sparse arrays go; the failure links stay (for the cache).
+ */
+static dm_status densify(dm_prefilter *pf)
+{
+    size_t K = pf->nclass, n = pf->nstates;
+    uint16_t *t16 = NULL;
+    uint32_t *t32 = NULL;
+    int pre16 = 0, premul = 1;
+    if (n <= PF_MAX16) {
+        pre16 = n * K <= 65536;
+        premul = pre16;
+        t16 = dm_malloc(n * K * sizeof *t16);
+    } else {
+        t32 = dm_malloc(n * K * sizeof *t32);
+    }
+    if (!t16 && !t32)
+        return DM_ENOMEM;
+    for (size_t c = 0; c < K; c++) {
+        uint32_t v = premul ? pf->root[c] * (uint32_t)K : pf->root[c];
+        if (t16)
+            t16[c] = (uint16_t)v;
+        else
+            t32[c] = v;
+    }
+    size_t rowbytes = K * (t16 ? sizeof *t16 : sizeof *t32);
+    char *cells = t16 ? (char *)t16 : (char *)t32;
+    for (size_t s = 1; s < n; s++) {
+        memcpy(cells + s * rowbytes, cells + pf->fail[s] * rowbytes, rowbytes);
+        for (uint32_t e = pf->edge_start[s]; e < pf->edge_start[s + 1]; e++) {
+            uint32_t v = premul ? pf->edge_to[e] * (uint32_t)K : pf->edge_to[e];
+            if (t16)
+                t16[s * K + pf->edge_cls[e]] = (uint16_t)v;
+            else
+                t32[s * K + pf->edge_cls[e]] = v;
+        }
+    }
+    pf->t16 = t16;
+    pf->t32 = t32;
+    pf->pre16 = pre16;
+    dm_free(pf->root);
+    if (!pf->borrowed) {
+        dm_free(pf->edge_start);
+        dm_free(pf->edge_to);
+        dm_free(pf->edge_cls);
+    }
+    pf->root = pf->edge_start = pf->edge_to = NULL;
+    pf->edge_cls = NULL;
+    return DM_OK;
+}
+
+/*
+ * Past this many bytes scanned, a restored automaton builds its dense
+ * table: building it touches 2 MB for the default rules (about a
+ * millisecond in a new process, most of it page faults), which the faster
+ * scan repays after a few hundred kilobytes of text.  A filter that sees
+ * one message never pays it; a batch pays it on its first records.
+ */
+#define PF_DENSE_AFTER ((size_t)256 << 10)
+
+void dm_prefilter_adapt(dm_prefilter *pf, size_t len)
+{
+    if (!pf || !pf->built || pf->t16 || pf->t32)
+        return;
+    pf->scanned += len;
+    if (pf->scanned >= PF_DENSE_AFTER)
+        (void)densify(pf); /* out of memory: it stays sparse, and right */
+}
+
+/* align4() skips what dm_prefilter_save() padded to a 4-byte boundary. */
+static void align4(crd *r)
+{
+    size_t pad = (4 - (uintptr_t)r->p % 4) % 4;
+    if (r->bad || (size_t)(r->end - r->p) < pad)
+        r->bad = 1;
+    else
+        r->p += pad;
+}
+
+/* take_u32s() reads n numbers: a copy, or (borrow) where they lie; NULL
+ * when r is bad (no room for them) or out of memory. */
+static uint32_t *take_u32s(crd *r, size_t n, int borrow)
+{
+    align4(r);
+    if (r->bad || n > (size_t)(r->end - r->p) / sizeof(uint32_t)) {
+        r->bad = 1;
+        return NULL;
+    }
+    if (borrow) {
+        const void *at = r->p;
+        r->p += n * sizeof(uint32_t);
+        return (uint32_t *)(uintptr_t)at; /* read only, and never freed */
+    }
+    uint32_t *v = dm_malloc((n ? n : 1) * sizeof *v);
+    if (v)
+        cr_take(r, v, n * sizeof *v);
+    return v;
+}
+
+dm_status dm_prefilter_restore(crd *r, uint32_t nids, int borrow, dm_prefilter **out)
+{
+    align4(r);
+    uint32_t K = cr_u32(r), n = cr_u32(r), first = cr_u32(r), maxlit = cr_u32(r);
+    uint8_t cls[256];
+    cr_take(r, cls, sizeof cls);
+    if (r->bad || K == 0 || K > 256 || n == 0 || first == 0 || first > n ||
+        (uint64_t)n * K > PF_MAX_BYTES)
+        return DM_EFORMAT;
+    for (unsigned c = 0; c < 256; c++)
+        if (cls[c] >= K)
+            return DM_EFORMAT;
+    dm_prefilter *pf = dm_calloc(1, sizeof *pf);
+    if (!pf)
+        return DM_ENOMEM;
+    dm_status st = DM_ENOMEM;
+    memcpy(pf->cls, cls, sizeof cls);
+    pf->nclass = K;
+    pf->nstates = n;
+    pf->first_out = first;
+    pf->maxlit = maxlit;
+    pf->borrowed = borrow != 0;
+    pf->fail = take_u32s(r, n, borrow);
+    pf->edge_start = pf->fail ? take_u32s(r, (size_t)n + 1, borrow) : NULL;
+    pf->root = pf->edge_start ? dm_calloc(K, sizeof *pf->root) : NULL;
+    if (!pf->root)
+        goto out; /* out of memory, or a count past the end */
+    st = DM_EFORMAT;
+    if (pf->fail[0] != 0 || pf->edge_start[0] != 0)
+        goto out;
+    uint32_t bad = 0;
+    for (uint32_t s = 1; s < n; s++) {
+        bad |= pf->fail[s] >= s;
+        bad |= pf->edge_start[s + 1] < pf->edge_start[s];
+        bad |= pf->edge_start[s + 1] - pf->edge_start[s] > K;
+    }
+    size_t ne = pf->edge_start[n];
+    if (bad || pf->edge_start[1] > K || ne > (size_t)(r->end - r->p) / 5)
+        goto out;
+    st = DM_ENOMEM;
+    if (borrow) {
+        pf->edge_cls = (uint8_t *)(uintptr_t)r->p; /* read only, and never freed */
+        r->p += ne;
+    } else {
+        if (!(pf->edge_cls = dm_malloc(ne ? ne : 1)))
+            goto out;
+        cr_take(r, pf->edge_cls, ne);
+    }
+    if (!(pf->edge_to = take_u32s(r, ne, borrow)))
+        goto out;
+    st = DM_EFORMAT;
+    if (r->bad)
+        goto out;
+    int class0 = 0; /* some edge has class 0 */
+    for (size_t e = 0; e < ne; e++) {
+        bad |= pf->edge_cls[e] >= K;
+        bad |= pf->edge_to[e] >= n;
+        class0 |= pf->edge_cls[e] == 0;
+    }
+    if (bad)
+        goto out;
+    for (uint32_t e = 0; e < pf->edge_start[1]; e++)
+        pf->root[pf->edge_cls[e]] = pf->edge_to[e];
+    pf->class0_resets = !class0;
+    size_t nstart = cr_count(r, sizeof(uint32_t));
+    if (r->bad || nstart != (size_t)n - first + 1)
+        goto out;
+    st = DM_ENOMEM;
+    if (!(pf->out_start = take_u32s(r, nstart, borrow)))
+        goto out;
+    st = DM_EFORMAT;
+    pf->nout_ids = cr_count(r, sizeof(uint32_t));
+    if (r->bad)
+        goto out;
+    for (size_t i = 0; i < nstart; i++)
+        if (pf->out_start[i] > pf->nout_ids || (i && pf->out_start[i] < pf->out_start[i - 1]))
+            goto out;
+    if (pf->out_start[nstart - 1] != pf->nout_ids)
+        goto out;
+    st = DM_ENOMEM;
+    if (!(pf->out_ids = take_u32s(r, pf->nout_ids, borrow)))
+        goto out;
+    st = DM_EFORMAT;
+    pf->nalways = cr_count(r, sizeof(uint32_t));
+    if (r->bad)
+        goto out;
+    st = DM_ENOMEM;
+    if (!(pf->always = take_u32s(r, pf->nalways, borrow)))
+        goto out;
+    st = DM_EFORMAT;
+    if (r->bad)
+        goto out;
+    for (size_t i = 0; i < pf->nout_ids; i++)
+        if (pf->out_ids[i] >= nids)
+            goto out;
+    for (size_t i = 0; i < pf->nalways; i++)
+        if (pf->always[i] >= nids)
+            goto out;
+    pf->built = 1;
+    *out = pf;
+    return DM_OK;
+out:
+    if (r->bad)
+        st = DM_EFORMAT;
+    dm_prefilter_free(pf);
+    return st;
+}
+
+/* dm_prefilter_densify() builds the dense table of a restored automaton now. */
+dm_status dm_prefilter_densify(dm_prefilter *pf)
+{
+    if (!pf || !pf->built)
+        return DM_EINVAL;
+    return pf->t16 || pf->t32 ? DM_OK : densify(pf);
 }

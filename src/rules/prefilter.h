@@ -41,6 +41,16 @@ void dm_literals_free(char **lits, size_t n);
  */
 size_t dm_pattern_max_len(const char *pattern, size_t len, int extended);
 
+/*
+ * dm_pattern_analyze() is both of the above from one reading of the
+ * pattern: it returns what dm_literals_extract() returns (when `out` and
+ * `n` are not NULL) and sets *max_len (when not NULL) to what
+ * dm_pattern_max_len() returns.  Binding a ruleset needs both for every
+ * pattern, and reading a big pattern is most of the cost.
+ */
+int dm_pattern_analyze(const char *pattern, size_t len, int extended, size_t min_len, char ***out,
+                       size_t *n, size_t *max_len);
+
 /* An Aho-Corasick automaton over literals, each tagged with a pattern id. */
 typedef struct dm_prefilter dm_prefilter;
 
@@ -77,5 +87,29 @@ void dm_prefilter_scan_at(const dm_prefilter *pf, const char *text, size_t len, 
                           dm_pf_span *spans);
 /* Memory the automaton holds, in bytes (for the benchmark's report). */
 size_t dm_prefilter_size(const dm_prefilter *pf);
+
+/*
+ * The compiled-rules cache (cache.h).  dm_prefilter_save() appends a built
+ * automaton to `out`: its failure links and edges, from which
+ * dm_prefilter_restore() rebuilds the same table.  The restore checks
+ * every number it reads (states, classes, pattern ids below `nids`) and
+ * fails with DM_EFORMAT on anything out of range.  With `borrow` the
+ * arrays are used where they lie (a mapped file, which must then outlive
+ * the automaton) instead of copied; the bytes must start 4-byte aligned
+ * where `out` started.
+ */
+struct crd;
+dm_status dm_prefilter_save(const dm_prefilter *pf, dm_buf *out);
+dm_status dm_prefilter_restore(struct crd *r, uint32_t nids, int borrow, dm_prefilter **out);
+/*
+ * A restored automaton starts sparse: cheap to load (the dense table of
+ * the default rules is 2 MB, a millisecond of page faults in a new
+ * process), slower per byte, same results.  dm_prefilter_adapt() is told
+ * how many bytes each scan read and builds the dense table once they add
+ * up to a few hundred KB; dm_prefilter_densify() builds it now.  Either
+ * is a no-op on a dense automaton.
+ */
+void dm_prefilter_adapt(dm_prefilter *pf, size_t len);
+dm_status dm_prefilter_densify(dm_prefilter *pf);
 
 #endif

@@ -23,6 +23,8 @@ typedef struct rules_build {
     override *ovr;
     size_t novr;
     srcpos thr_pos; /* the last 'set': where thresholds that cross are reported */
+    /* records what each file held (cache.h), or NULL */
+    struct rules_cache *cache;
 } rules_build;
 
 void rules_diag(rules_build *b, dm_severity sev, srcpos pos, const char *fmt, ...)
@@ -58,5 +60,23 @@ const char *rules_fact_name(int id);
  * go to `b` when it is not NULL.  Returns 0 on success.
  */
 int rules_compile_regex(rules_build *b, dm_ruleset *rs, regex *re, const dm_context *ctx);
+
+/*
+ * rules_path_files() lists the rule files a load path stands for, as the
+ * load reads them: the path itself, or a folder's *.rules in name order.
+ * Returns 0 with *out (free each and the array), or -1 (errno says why).
+ */
+int rules_path_files(const char *path, char ***out, size_t *n);
+
+/*
+ * rules_bind() is dm_ruleset_bind() without the cache: ${me.*} patterns
+ * compiled with ctx, the prefilter built, the plan made.  rules_bind_finish()
+ * is its last step alone, for a ruleset whose patterns and prefilter are
+ * ready (read from the cache).
+ */
+dm_status rules_bind(dm_ruleset *rs, const dm_context *ctx, dm_error *err);
+dm_status rules_bind_finish(dm_ruleset *rs);
+/* rules_collect_regex() lists every pattern of rs, in rule and condition order. */
+void rules_collect_regex(dm_ruleset *rs, regex ***all, size_t *n);
 
 #endif

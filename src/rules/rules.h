@@ -110,6 +110,8 @@ typedef struct regex {
     int uses_me;       /* depends on the context: compiled at bind time */
     pcre2_code *code;
     int jit;           /* code was JIT-compiled: pcre2_jit_match() runs it */
+    int jit_tried;     /* lazy_jit: tried to JIT-compile (may fail) */
+    unsigned runs;     /* lazy_jit: matches run without JIT so far */
     int pf_id;         /* prefilter id, or -1 when it always runs */
     size_t maxlen;     /* most bytes a match consumes (SIZE_MAX: unbounded) */
     srcpos pos;        /* the opening slash */
@@ -144,6 +146,9 @@ typedef struct expr {
  * What a test's 'with' gives the record (docs/rules.md, Tests): the
  * parser settles the counts, so incoming + outgoing is history.messages.
  */
+/* the most a test's history counts may be (parser.c; cache.c checks it too) */
+#define RTEST_COUNT_MAX 10000
+
 typedef struct rtest_with {
     int given;       /* the test has a 'with' */
     int kind;        /* a dm_kind, or -1: the rule's */
@@ -234,6 +239,9 @@ struct dm_ruleset {
     int in_pitched;   /* evaluating a past message for history.pitched */
     dm_map pitched;   /* history pointer (as text) -> 1 + pitched, cached */
     dm_record *tmp;   /* the record a past message is put in */
+    int lazy_jit;     /* JIT a pattern once it pays (dm_rules_opts) */
+    /* the compiled-rules cache (cache.h), or NULL */
+    struct rules_cache *cache;
 };
 
 #endif

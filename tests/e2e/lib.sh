@@ -25,6 +25,8 @@ case $doorman in /*) ;; *) doorman=$PWD/$doorman ;; esac
 case $src in /*) ;; *) src=$PWD/$src ;; esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/doorman-e2e.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+# compiled rules are cached under $XDG_CACHE_HOME: never the user's own cache
+export XDG_CACHE_HOME=$tmp/cache
 failures=0
 code=0
 

@@ -38,7 +38,7 @@ in=/dev/null
 [ -f stdin ] && in=stdin
 mkdir -p "$work/.xdg"
 NO_COLOR=1 COLUMNS=100 DOORMAN_RULES_DIR="$here/rules" XDG_CONFIG_HOME="$work/.xdg" \
-    env ${envs[@]+"${envs[@]}"} "$doorman" "${args[@]}" <"$in" >actual.out 2>actual.err
+    XDG_CACHE_HOME="$work/.cache" env ${envs[@]+"${envs[@]}"} "$doorman" "${args[@]}" <"$in" >actual.out 2>actual.err
 code=$?
 want=0
 [ -f exit ] && want=$(cat exit)

@@ -28,7 +28,7 @@ trap 'rm -rf "$work"' EXIT
 cp -a "$case_dir"/. "$work"/
 cd "$work" || exit 1
 unset DOORMAN_RULES_DIR
-export NO_COLOR=1 COLUMNS=100 XDG_CONFIG_HOME="$work/no-config" HOME="$work"
+export NO_COLOR=1 COLUMNS=100 XDG_CONFIG_HOME="$work/no-config" XDG_CACHE_HOME="$work/cache" HOME="$work"
 if [ -f input.jsonl ]; then
     "$doorman" triage --no-default-rules --rules rules input.jsonl -f jsonl >actual.out 2>actual.err
     code=$?

@@ -136,7 +136,7 @@ static const char *base(const char *p)
 static dm_status load_paths(const char *const *paths, size_t n, diags *d, dm_ruleset **out)
 {
     memset(d, 0, sizeof *d);
-    dm_rules_opts o = {collect, d};
+    dm_rules_opts o = {.diag = collect, .diag_ud = d};
     dm_ruleset *rs = NULL;
     size_t nerrors = 12345;
     dm_error err;
@@ -1876,7 +1876,7 @@ static dm_status one_run(char *out, size_t outlen)
     dm_result res;
     dm_result_init(&res);
     const char *path = tmp_path("chaos.rules");
-    dm_rules_opts o = {chaos_on_diag, NULL};
+    dm_rules_opts o = {.diag = chaos_on_diag, .diag_ud = NULL};
     chaos_diag[0] = '\0';
     dm_status st = dm_ruleset_load(&path, 1, &o, &rs, NULL, NULL);
     out[0] = '\0';
