@@ -230,7 +230,10 @@ typedef struct dm_ingest_opts {
  * doorman's record schema, "-" for JSONL on standard input, or a mailbox:
  * "mbox:PATH", "maildir:PATH", a file starting "From " (mbox) or a folder
  * holding cur/, new/ and tmp/ (Maildir), each message a record through
- * dm_mail_record() (docs/integration.md, "Mailboxes in batch").  Context
+ * dm_mail_record() (docs/integration.md, "Mailboxes in batch"), or a URL
+ * (docs/sources.md): http:// or https:// for a JSON API (a mapping named in
+ * the fragment, "#mapping=FILE"), imap:// or imaps:// for a mailbox folder,
+ * read through libcurl.  Context
  * files (Profile, Positions, Connections, messages) are read into `ctx`
  * at once, so open every source, then call dm_context_finish(), before
  * reading records from any.  `ctx` must outlive the source.
@@ -528,6 +531,164 @@ DM_API dm_status dm_config_set_profile(dm_config *cfg, const char *path);
  */
 DM_API dm_status dm_config_apply(const dm_config *cfg, const dm_ingest_opts *opts,
                                  dm_context *ctx, dm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* State: what doorman remembers between runs (SQLite, docs/sources.md) */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The state database holds, per source (a string key such as a URL), a
+ * cursor (opaque text) and an IMAP UIDVALIDITY, and every record seen:
+ * its id, when it was first seen, its verdict, score, the rules that
+ * fired, and whether its output was delivered.  One dm_state is used by
+ * one thread; several processes may share one database file (WAL mode and
+ * a busy timeout serialize their writes).
+ *
+ * A run, exactly once (docs/sources.md, "State: what doorman remembers"):
+ *
+ *     dm_state_begin_run(st, source, &cursor, &uidvalidity)
+ *     for each record fetched from `cursor` on:
+ *         if dm_state_seen(st, id) == DM_STATE_DELIVERED: skip it
+ *         format its output
+ *         dm_state_record(st, &entry, &output)  staged: pending, and where
+ *         write the output (one write) and flush it
+ *         dm_state_deliver(st, id)              committed: delivered
+ *     dm_state_commit_run(st, new_cursor, uidvalidity)
+ *
+ * The cursor advances only in dm_state_commit_run(), after every output
+ * was written; a record is marked delivered only after its own output was
+ * flushed.  A run killed anywhere leaves the cursor where it was; the rerun
+ * skips the records whose delivery was committed, and those whose output
+ * it finds written (dm_state_output): exactly once into files.  Into a
+ * pipe, the one record a killed run was writing may come out twice.
+ */
+typedef struct dm_state dm_state;
+
+#define DM_STATE_SCHEMA_VERSION 1
+#define DM_STATE_MAX_KEY 2048    /* a source key, a record id (bytes) */
+#define DM_STATE_MAX_TEXT 16384  /* a cursor, the rules that fired (bytes) */
+
+/*
+ * dm_state_open() opens the state database at `path`, creating it with
+ * mode 0600 (and its missing folders with 0700) when it does not exist.
+ * It refuses (DM_EINVAL) a database that others may read or write, and
+ * (DM_EFORMAT) one whose schema is newer than this doorman's; an older
+ * schema is migrated.  Returns DM_OK, DM_EIO, DM_EINVAL, DM_EFORMAT or
+ * DM_ENOMEM; err names the path.  The caller owns *out and frees it with
+ * dm_state_close().
+ */
+DM_API dm_status dm_state_open(const char *path, dm_state **out, dm_error *err);
+/* dm_state_close() closes the database; a run not committed stays as it was. */
+DM_API void dm_state_close(dm_state *st);
+/* dm_state_schema_version() is the database's schema version (PRAGMA user_version). */
+DM_API int dm_state_schema_version(const dm_state *st);
+
+/*
+ * dm_state_begin_run() starts a run on `source` (created when new) and
+ * gives its cursor (NULL when none was committed yet; valid until the next
+ * call on `st`) and its UIDVALIDITY (0 when none).  Either out may be NULL.
+ */
+DM_API dm_status dm_state_begin_run(dm_state *st, const char *source, const char **cursor,
+                                    int64_t *uidvalidity, dm_error *err);
+
+typedef enum dm_state_seen_kind {
+    DM_STATE_NEW = 0,   /* never staged */
+    DM_STATE_PENDING,   /* staged, its delivery not committed, its output not found */
+    DM_STATE_DELIVERED  /* its output was written and that was committed */
+} dm_state_seen_kind;
+
+/*
+ * dm_state_seen() tells what the run's source knows of record `id`.  A
+ * pending record staged with a dm_state_output whose bytes are found in
+ * its file is marked delivered there and then, and is DM_STATE_DELIVERED.
+ */
+DM_API dm_status dm_state_seen(dm_state *st, const char *id, dm_state_seen_kind *out,
+                               dm_error *err);
+
+/* A record as stored; strings are NUL-terminated UTF-8. */
+typedef struct dm_state_entry {
+    const char *source;  /* ignored by dm_state_record(): the run's source */
+    const char *id;      /* the record's id within its source */
+    int64_t first_seen;  /* Unix seconds; 0 in dm_state_record(): now */
+    dm_verdict verdict;
+    double score;
+    const char *rules;   /* the rules that fired, e.g. "PITCH_STACK,NO_NOTE"; NULL: "" */
+    int delivered;       /* set by the store, ignored by dm_state_record() */
+} dm_state_entry;
+
+/*
+ * Where a record's output is about to be written, when that is a regular
+ * file: `bytes[0..len)` at byte `offset` of `path` (an absolute path, or
+ * one the rerun will resolve the same way).  It lets a rerun tell whether
+ * a run killed between writing the output and committing its delivery did
+ * write it (the bytes are there): the record then counts as delivered and
+ * is not produced again.  Write the bytes with one write(2).
+ */
+typedef struct dm_state_output {
+    const char *path;
+    int64_t offset;
+    const void *bytes;
+    size_t len;
+} dm_state_output;
+
+#define DM_STATE_MAX_OUTPUT (1024 * 1024) /* bytes of one record's output */
+
+/*
+ * dm_state_record() stages `e` in the current run, committed at once as
+ * pending (a record already known keeps its first_seen and its delivered
+ * flag; its verdict, score and rules are updated).  `out` (may be NULL:
+ * a pipe or a terminal) says where its output is about to be written.
+ * DM_ETOOLARGE when a string or the output is over its limit.
+ */
+DM_API dm_status dm_state_record(dm_state *st, const dm_state_entry *e,
+                                 const dm_state_output *out, dm_error *err);
+/*
+ * dm_state_deliver() marks record `id` of the run delivered, in its own
+ * transaction: call it right after the record's output was flushed.
+ * DM_ENOENT when the run did not stage it.
+ */
+DM_API dm_status dm_state_deliver(dm_state *st, const char *id, dm_error *err);
+/*
+ * dm_state_commit_run() ends the run in one transaction: every record the
+ * run staged is marked delivered and the source's cursor becomes
+ * `new_cursor` (NULL keeps it) and its UIDVALIDITY `uidvalidity` (0 keeps
+ * it).  Call it only after the run's output was written and flushed.
+ */
+DM_API dm_status dm_state_commit_run(dm_state *st, const char *new_cursor, int64_t uidvalidity,
+                                     dm_error *err);
+/*
+ * dm_state_reset_source() forgets `source`'s cursor and every record seen
+ * from it, and sets its UIDVALIDITY to `uidvalidity` (0: none), in one
+ * transaction: what an IMAP UIDVALIDITY change calls for.
+ */
+DM_API dm_status dm_state_reset_source(dm_state *st, const char *source, int64_t uidvalidity,
+                                       dm_error *err);
+
+/* History: past verdicts, oldest first, filtered by what is set. */
+typedef struct dm_state_filter {
+    int verdict;         /* a dm_verdict, or -1 for any */
+    int64_t since;       /* first_seen >= since (Unix seconds; 0: no bound) */
+    int64_t until;       /* first_seen < until (0: no bound) */
+    const char *source;  /* exactly this source (NULL: any) */
+    int delivered_only;  /* 1: only records whose delivery was committed */
+} dm_state_filter;
+
+typedef struct dm_state_query dm_state_query;
+
+/*
+ * dm_state_query_create() starts a history query (`f` may be NULL: every
+ * record).  The caller owns *out and frees it with dm_state_query_free()
+ * before closing `st`.
+ */
+DM_API dm_status dm_state_query_create(dm_state *st, const dm_state_filter *f,
+                                       dm_state_query **out, dm_error *err);
+/*
+ * dm_state_query_next() fills `e` with the next record; its strings are
+ * valid until the next call.  Returns DM_OK, DM_END after the last, or an
+ * error.
+ */
+DM_API dm_status dm_state_query_next(dm_state_query *q, dm_state_entry *e, dm_error *err);
+DM_API void dm_state_query_free(dm_state_query *q);
 
 #ifdef __cplusplus
 }

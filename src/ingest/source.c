@@ -3,7 +3,8 @@
  *
  * A source is a LinkedIn export (a folder or the zip itself), one CSV file
  * of the export recognised by its header, a JSON or JSONL file in
- * doorman's record schema, or "-" for JSONL on standard input.
+ * doorman's record schema, or "-" for JSONL on standard input; an
+ * http:// or https:// URL is a JSON API read page by page (src/fetch/http.c).
  *
  * Opening a source reads its context files at once (Profile.csv and
  * Positions.csv into "me", Connections.csv into the connected set,
@@ -16,6 +17,8 @@
 #include "core.h"
 #include "csv.h"
 #include "export.h"
+#include "fetch/imap.h"
+#include "fetch/fetch.h"
 #include "input.h"
 #include "json.h"
 #include "mail/mailbox.h"
@@ -62,6 +65,10 @@ struct dm_source {
     dm_jsonsrc *json;
     /* mbox or Maildir (src/mail/mailbox.c) */
     dm_mailbox *mailbox;
+    /* an http:// or https:// JSON API (src/fetch/http.c) */
+    dm_httpsrc *http;
+    /* an imap:// or imaps:// folder (src/fetch/imap.c) */
+    dm_imap *imap;
 };
 
 /* ---- files inside a folder or a zip --------------------------------------- */
@@ -435,17 +442,26 @@ DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm
     /* mailboxes: "mbox:PATH", "maildir:PATH", or a path of their shape */
     dm_mailbox_kind mk = DM_MAILBOX_NONE;
     const char *mpath = path;
-    if (strncmp(path, "mbox:", 5) == 0)
+    int is_imap = dm_ascii_ncasecmp(path, "imap://", 7) == 0 ||
+                  dm_ascii_ncasecmp(path, "imaps://", 8) == 0;
+    if (is_imap || dm_http_is_url(path))
+        mk = DM_MAILBOX_NONE;
+    else if (strncmp(path, "mbox:", 5) == 0)
         mk = DM_MAILBOX_MBOX, mpath = path + 5;
     else if (strncmp(path, "maildir:", 8) == 0)
         mk = DM_MAILBOX_MAILDIR, mpath = path + 8;
     else if (strcmp(path, "-") != 0)
         mk = dm_mailbox_sniff(path);
-    if (st == DM_OK && mk != DM_MAILBOX_NONE) {
+    if (st == DM_OK && is_imap) {
+        dm_imap_opts io = {.max_message = s->opts.max_message};
+        st = dm_imap_open(path, &io, report_cb, s, &s->imap, err);
+    } else if (st == DM_OK && mk != DM_MAILBOX_NONE) {
         st = dm_mailbox_open(mpath, mk, s->opts.max_message, report_cb, s, &s->mailbox, err);
     } else if (st == DM_OK) {
         struct stat sb;
-        if (strcmp(path, "-") == 0) {
+        if (dm_http_is_url(path)) {
+            st = dm_http_open(path, s->opts.max_row, &s->http, err);
+        } else if (strcmp(path, "-") == 0) {
             st = open_json(s, stdin, err);
         } else if (stat(path, &sb) != 0) {
             st = dm_error_set(err, errno == ENOENT ? DM_ENOENT : DM_EIO, path, 0, 0, "%s",
@@ -471,7 +487,9 @@ DM_API void dm_source_free(dm_source *s)
         return;
     close_stage_file(s);
     dm_mailbox_free(s->mailbox);
+    dm_imap_free(s->imap);
     dm_json_free(s->json);
+    dm_http_free(s->http);
     if (s->json_fp && s->json_fp != stdin)
         fclose(s->json_fp);
     if (s->zip)
@@ -491,7 +509,7 @@ static dm_status next_json(dm_source *s, dm_record *rec, dm_error *err)
     for (;;) {
         dm_error e;
         dm_error_clear(&e);
-        dm_status st = dm_json_next(s->json, rec, &e);
+        dm_status st = s->http ? dm_http_next(s->http, rec, &e) : dm_json_next(s->json, rec, &e);
         if (st == DM_OK) {
             dm_context_attach(s->ctx, rec);
             return DM_OK;
@@ -518,8 +536,14 @@ DM_API dm_status dm_source_next(dm_source *s, dm_record *rec, dm_error *err)
     dm_status fst = dm_context_finish(s->ctx, err);
     if (fst != DM_OK)
         return fst;
-    if (s->json)
+    if (s->json || s->http)
         return next_json(s, rec, err);
+    if (s->imap) {
+        dm_status st = dm_imap_next(s->imap, rec, err);
+        if (st == DM_OK)
+            dm_context_attach(s->ctx, rec);
+        return st;
+    }
     if (s->mailbox) {
         dm_status st = dm_mailbox_next(s->mailbox, rec, err);
         if (st == DM_OK)
