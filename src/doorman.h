@@ -250,6 +250,13 @@ DM_API dm_status dm_source_next(dm_source *src, dm_record *rec, dm_error *err);
 DM_API void dm_source_free(dm_source *src);
 /* Rows skipped as bad so far, over all the files of this source. */
 DM_API size_t dm_source_skipped(const dm_source *src);
+/*
+ * dm_source_imap_cursor() gives, for an imap:// or imaps:// source, its
+ * folder's UIDVALIDITY and the highest UID read so far (0 when none), and
+ * returns 1; for any other source it returns 0 and sets nothing.  Either
+ * out may be NULL.  What a state run commits as the cursor.
+ */
+DM_API int dm_source_imap_cursor(const dm_source *src, int64_t *uidvalidity, int64_t *last_uid);
 
 /* ------------------------------------------------------------------ */
 /* Rules and verdicts                                                  */

@@ -26,6 +26,12 @@ int cmd_triage(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_mail(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+
+/* cli_state_path() puts the state database's path in buf: `given` (--state),
+ * else $XDG_STATE_HOME/doorman/state.db, else ~/.local/state/doorman/state.db.
+ * Returns -1 when neither XDG_STATE_HOME nor HOME is set. */
+int cli_state_path(const char *given, char *buf, size_t n);
 
 /* The shipped rules' folder: $DOORMAN_RULES_DIR, installed, or the source tree's. */
 const char *cli_default_rules_dir(void);

@@ -48,6 +48,7 @@ static void usage(FILE *fp)
           "  explain TEXT       show why a text (or a record: SOURCE --id ID) gets its verdict\n"
           "  rules lint|test    check rule files; run the rules' own tests\n"
           "  mail               filter one mail on stdin to stdout, adding the verdict headers\n"
+          "  history            list past verdicts of URL sources (the state database)\n"
           "\n"
           "Run 'doorman COMMAND --help' for a command's options; 'man doorman' for all.\n",
           fp);
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "mail") == 0)
         return cmd_mail(argc - 1, argv + 1);
+    if (strcmp(cmd, "history") == 0)
+        return cmd_history(argc - 1, argv + 1);
     cli_msg("'%s' is not a doorman command; see 'doorman --help'", cmd);
     return EXIT_USAGE;
 }

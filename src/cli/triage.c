@@ -5,10 +5,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void triage_usage(FILE *fp)
@@ -34,6 +38,9 @@ static void triage_usage(FILE *fp)
           "                        repeatable; later ones may re-score or disable rules)\n"
           "      --no-default-rules  use only the --rules given\n"
           "      --no-prefilter    run every pattern on every record (for benchmarks)\n"
+          "      --state PATH      the state database for URL sources (default:\n"
+          "                        $XDG_STATE_HOME/doorman/state.db); only new records\n"
+          "      --all             re-triage every record of URL sources, not only new ones\n"
           "  -q, --quiet           do not print warnings about skipped rows\n"
           "  -h, --help            show this help\n",
           fp);
@@ -73,15 +80,111 @@ static int on_diag(void *ud, dm_severity sev, const dm_error *e)
 static void error_clear(dm_error *e) { memset(e, 0, sizeof *e); }
 
 
-/* write_stdout() is the sinks' write callback; `ud` keeps the errno of a failure. */
+/*
+ * The sinks' output: straight to stdout, or, while a record of a URL source
+ * is written (`capture`), into `buf`, so that the state store can be told
+ * its bytes before they are written with one write(2) (docs/sources.md).
+ */
+struct out_state {
+    int write_errno;
+    int capture;
+    char *buf;
+    size_t len, cap;
+};
+
+/* write_stdout() is the sinks' write callback; it keeps the errno of a failure. */
 static int write_stdout(void *ud, const char *buf, size_t len)
 {
-    int *write_errno = ud;
+    struct out_state *o = ud;
+    if (o->capture) {
+        if (o->len + len > o->cap) {
+            size_t ncap = o->cap ? o->cap : 4096;
+            while (ncap < o->len + len)
+                ncap *= 2;
+            char *nb = realloc(o->buf, ncap);
+            if (!nb) {
+                o->write_errno = ENOMEM;
+                return -1;
+            }
+            o->buf = nb;
+            o->cap = ncap;
+        }
+        memcpy(o->buf + o->len, buf, len);
+        o->len += len;
+        return 0;
+    }
     errno = 0;
     if (fwrite(buf, 1, len, stdout) == len)
         return 0;
-    *write_errno = errno ? errno : EIO;
+    o->write_errno = errno ? errno : EIO;
     return -1;
+}
+
+/* flush_capture() writes what was captured to stdout's descriptor, in one
+ * write(2) when the system allows.  Returns 0, or -1 with write_errno set. */
+static int flush_capture(struct out_state *o)
+{
+    errno = 0;
+    if (fflush(stdout) != 0) {
+        o->write_errno = errno ? errno : EIO;
+        return -1;
+    }
+    size_t off = 0;
+    while (off < o->len) {
+        ssize_t n = write(STDOUT_FILENO, o->buf + off, o->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            o->write_errno = n < 0 ? errno : EIO;
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    o->len = 0;
+    return 0;
+}
+
+int cli_state_path(const char *given, char *buf, size_t n)
+{
+    if (given) {
+        snprintf(buf, n, "%s", given);
+        return 0;
+    }
+    const char *x = getenv("XDG_STATE_HOME");
+    if (x && x[0] == '/') {
+        snprintf(buf, n, "%s/doorman/state.db", x);
+        return 0;
+    }
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        return -1;
+    snprintf(buf, n, "%s/.local/state/doorman/state.db", home);
+    return 0;
+}
+
+/* is_url_source() is true for the sources the state store tracks. */
+static int is_url_source(const char *p)
+{
+    static const char *const schemes[] = {"http://", "https://", "imap://", "imaps://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
+        if (strncasecmp(p, schemes[i], strlen(schemes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+/* rules_text() joins the names of the rules that fired: "A,B,C". */
+static void rules_text(const dm_result *res, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < res->nhits && len + 1 < n; i++) {
+        int w = snprintf(buf + len, n - len, "%s%s", i ? "," : "", res->hits[i].name);
+        if (w < 0 || (size_t)w >= n - len) {
+            buf[len] = '\0';
+            break;
+        }
+        len += (size_t)w;
+    }
 }
 
 /* sink_error() names a failed write by its cause ("No space left on device"),
@@ -142,7 +245,7 @@ static int terminal_width(void)
 int cmd_triage(int argc, char **argv)
 {
     enum { OPT_ONLY = 256, OPT_MESSAGES, OPT_OUTGOING, OPT_STRICT, OPT_COLOR, OPT_WIDTH,
-           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF, OPT_NOPF };
+           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF, OPT_NOPF, OPT_STATE, OPT_ALL };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"only", required_argument, NULL, OPT_ONLY},
@@ -157,6 +260,8 @@ int cmd_triage(int argc, char **argv)
         {"rules", required_argument, NULL, OPT_RULES},
         {"no-default-rules", no_argument, NULL, OPT_NODEF},
         {"no-prefilter", no_argument, NULL, OPT_NOPF},
+        {"state", required_argument, NULL, OPT_STATE},
+        {"all", no_argument, NULL, OPT_ALL},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -170,6 +275,8 @@ int cmd_triage(int argc, char **argv)
     const char *rule_paths[32];
     size_t nrule_paths = 0;
     int default_rules = 1, prefilter = 1;
+    const char *state_opt = NULL;
+    int all = 0;
     int c;
     optind = 1;
     opterr = 0;
@@ -235,6 +342,8 @@ int cmd_triage(int argc, char **argv)
             break;
         case OPT_NODEF: default_rules = 0; break;
         case OPT_NOPF: prefilter = 0; break;
+        case OPT_STATE: state_opt = optarg; break;
+        case OPT_ALL: all = 1; break;
         case 'h':
             triage_usage(stdout);
             return EXIT_RAN;
@@ -267,6 +376,15 @@ int cmd_triage(int argc, char **argv)
     dm_context *ctx = NULL;
     dm_ruleset *rules = NULL;
     dm_source **srcs = calloc((size_t)nsrc, sizeof *srcs);
+    /* one state handle per URL source: each holds its own run */
+    dm_state **states = calloc((size_t)nsrc, sizeof *states);
+    int *ended = calloc((size_t)nsrc, sizeof *ended);
+    int64_t *uvs = calloc((size_t)nsrc, sizeof *uvs);
+    struct out_state os;
+    memset(&os, 0, sizeof os);
+    char state_path[PATH_MAX], out_path[PATH_MAX];
+    int out_regular = 0;
+    size_t seen_before = 0;
     dm_record *rec = NULL;
     dm_sink *sink = NULL;
     dm_result res;
@@ -276,7 +394,8 @@ int cmd_triage(int argc, char **argv)
     memset(&sum, 0, sizeof sum);
     error_clear(&err);
 
-    if (!srcs || dm_context_create(&ctx) != DM_OK || dm_record_create(&rec) != DM_OK) {
+    if (!srcs || !states || !ended || !uvs || dm_context_create(&ctx) != DM_OK ||
+        dm_record_create(&rec) != DM_OK) {
         cli_msg("out of memory");
         rc = EXIT_INTERNAL;
         goto out;
@@ -296,8 +415,52 @@ int cmd_triage(int argc, char **argv)
     if (rc != EXIT_RAN)
         goto out;
 
-    int write_errno = 0;
-    dm_sink_opts so = {write_stdout, &write_errno, color, width};
+    /* URL sources: a run each in the state database (docs/sources.md) */
+    for (int i = 0; i < nsrc && rc == EXIT_RAN; i++) {
+        const char *key = argv[optind + i];
+        if (!is_url_source(key))
+            continue;
+        if (cli_state_path(state_opt, state_path, sizeof state_path) != 0) {
+            cli_msg("no state database: set XDG_STATE_HOME or HOME, or give --state PATH");
+            rc = EXIT_USAGE;
+            break;
+        }
+        error_clear(&err);
+        const char *cursor = NULL;
+        int64_t uv = 0, cur_uv = 0;
+        dm_status st = dm_state_open(state_path, &states[i], &err);
+        if (st == DM_OK)
+            st = dm_state_begin_run(states[i], key, &cursor, &uv, &err);
+        /* a new UIDVALIDITY: the UIDs name other mails; read the folder afresh */
+        if (st == DM_OK && dm_source_imap_cursor(srcs[i], &cur_uv, NULL)) {
+            uvs[i] = cur_uv;
+            if (uv && uv != cur_uv) {
+                if (!ds.quiet)
+                    cli_msg("%s: the folder's UIDVALIDITY changed (%lld, was %lld); reading it "
+                            "afresh",
+                            key, (long long)cur_uv, (long long)uv);
+                st = dm_state_reset_source(states[i], key, cur_uv, &err);
+                if (st == DM_OK)
+                    st = dm_state_begin_run(states[i], key, NULL, NULL, &err);
+            }
+        }
+        if (st != DM_OK) {
+            error_fill(&err, st, state_path);
+            cli_error(&err, "error");
+            rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+        }
+    }
+    if (rc != EXIT_RAN)
+        goto out;
+    {
+        struct stat sb;
+        char fdpath[64];
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", STDOUT_FILENO);
+        out_regular = fstat(STDOUT_FILENO, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                      realpath(fdpath, out_path) != NULL;
+    }
+
+    dm_sink_opts so = {write_stdout, &os, color, width};
     dm_status sst = dm_sink_create((dm_format)format, &so, &sink);
     if (sst != DM_OK) {
         cli_msg("cannot create the output: %s", dm_strerror(sst));
@@ -309,11 +472,39 @@ int cmd_triage(int argc, char **argv)
         /* Records from standard input may come one at a time from a program
          * that waits for the answer: pass each on at once, not per buffer. */
         int live = strcmp(argv[optind + i], "-") == 0;
+        dm_state *sdb = states[i];
+        int imap_src = dm_source_imap_cursor(srcs[i], NULL, NULL);
         for (;;) {
             error_clear(&err);
             st = dm_source_next(srcs[i], rec, &err);
             if (st != DM_OK)
                 break;
+            /* a mail of an IMAP folder is known by its UID (its source URL
+             * holds UIDVALIDITY and UID): two mails announcing one invitation
+             * are two mails; any other record by its id */
+            const char *id = imap_src ? NULL : dm_record_get(rec, DM_FIELD_ID);
+            if (!id || !*id)
+                id = dm_record_get(rec, DM_FIELD_SOURCE);
+            if (sdb && !id)
+                sdb = NULL; /* nothing to know it by: triaged every time */
+            if (sdb) {
+                dm_state_seen_kind kind = DM_STATE_NEW;
+                error_clear(&err);
+                if (dm_state_seen(sdb, id, &kind, &err) != DM_OK) {
+                    error_fill(&err, DM_EIO, state_path);
+                    cli_error(&err, "error");
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
+                if (kind == DM_STATE_DELIVERED && !all) {
+                    seen_before++;
+                    continue;
+                }
+                if (kind == DM_STATE_PENDING && !all && !ds.quiet)
+                    cli_msg("%s: record %s was being written when a run stopped; it is produced "
+                            "again",
+                            argv[optind + i], id);
+            }
             error_clear(&err);
             if (dm_ruleset_eval(rules, rec, ctx, &res, &err) != DM_OK) {
                 cli_error(&err, "error");
@@ -329,12 +520,72 @@ int cmd_triage(int argc, char **argv)
                         res.limited[k]);
             sum.total++;
             sum.counts[res.verdict]++;
-            if (only && !(only & (1u << res.verdict)))
+            int shown = !only || (only & (1u << res.verdict));
+            if (shown)
+                sum.shown++;
+            if (sdb) {
+                /* stage it, write it in one write(2), then commit its delivery */
+                char rtext[DM_STATE_MAX_TEXT];
+                rules_text(&res, rtext, sizeof rtext);
+                dm_state_entry e = {NULL, id, 0, res.verdict, res.score, rtext, 0};
+                os.capture = 1;
+                os.len = 0;
+                error_clear(&err);
+                dm_status wst = shown ? dm_sink_write(sink, rec, &res, &err) : DM_OK;
+                os.capture = 0;
+                if (wst != DM_OK) {
+                    sink_error(&err, os.write_errno);
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
+                dm_state_output so_out = {out_path, 0, os.buf, os.len};
+                int with_out = out_regular && os.len > 0 && os.len <= DM_STATE_MAX_OUTPUT;
+                errno = 0;
+                if (with_out && fflush(stdout) != 0) {
+                    cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
+                if (with_out) {
+                    /* O_APPEND (>>): the write goes to the end, wherever the offset is */
+                    struct stat osb;
+                    int fl = fcntl(STDOUT_FILENO, F_GETFL);
+                    off_t pos = fl >= 0 && (fl & O_APPEND) && fstat(STDOUT_FILENO, &osb) == 0
+                                    ? osb.st_size
+                                    : lseek(STDOUT_FILENO, 0, SEEK_CUR);
+                    with_out = pos >= 0;
+                    so_out.offset = (int64_t)pos;
+                }
+                error_clear(&err);
+                if (dm_state_record(sdb, &e, with_out ? &so_out : NULL, &err) != DM_OK) {
+                    error_fill(&err, DM_EIO, state_path);
+                    cli_error(&err, "error");
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
+                size_t captured = os.len;
+                if (os.len && flush_capture(&os) != 0) {
+                    sink_error(&err, os.write_errno);
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
+                /* a table or a json array is written at the end: its records
+                 * are delivered by dm_state_commit_run() after that */
+                int written = !shown || captured > 0;
+                error_clear(&err);
+                if (written && dm_state_deliver(sdb, id, &err) != DM_OK) {
+                    error_fill(&err, DM_EIO, state_path);
+                    cli_error(&err, "error");
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
                 continue;
-            sum.shown++;
+            }
+            if (!shown)
+                continue;
             error_clear(&err);
             if (dm_sink_write(sink, rec, &res, &err) != DM_OK) {
-                sink_error(&err, write_errno);
+                sink_error(&err, os.write_errno);
                 rc = EXIT_INTERNAL;
                 break;
             }
@@ -346,6 +597,7 @@ int cmd_triage(int argc, char **argv)
             }
         }
         sum.skipped += dm_source_skipped(srcs[i]);
+        ended[i] = st == DM_END;
         if (st == DM_ESTRICT) {
             cli_msg("stopped at the first bad row (--strict)");
             rc = EXIT_INPUT;
@@ -361,7 +613,7 @@ int cmd_triage(int argc, char **argv)
     }
     error_clear(&err);
     if (rc != EXIT_INTERNAL && dm_sink_finish(sink, &sum, &err) != DM_OK) {
-        sink_error(&err, write_errno);
+        sink_error(&err, os.write_errno);
         rc = EXIT_INTERNAL;
     }
     errno = 0;
@@ -369,6 +621,29 @@ int cmd_triage(int argc, char **argv)
         cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
         rc = EXIT_INTERNAL;
     }
+    /* every output is written: the runs end, each source's cursor advances
+     * when it was read to its end */
+    for (int i = 0; i < nsrc && rc != EXIT_INTERNAL; i++) {
+        if (!states[i])
+            continue;
+        char cursor[64];
+        int64_t uv = 0, last = 0;
+        const char *cur = NULL;
+        if (ended[i] && dm_source_imap_cursor(srcs[i], &uv, &last)) {
+            snprintf(cursor, sizeof cursor, "uidvalidity:%lld last_uid:%lld", (long long)uv,
+                     (long long)last);
+            cur = last ? cursor : NULL;
+        }
+        error_clear(&err);
+        if (dm_state_commit_run(states[i], cur, uvs[i], &err) != DM_OK) {
+            error_fill(&err, DM_EIO, state_path);
+            cli_error(&err, "error");
+            rc = EXIT_INTERNAL;
+        }
+    }
+    if (seen_before && !ds.quiet)
+        cli_msg("%zu record%s triaged before, skipped (--all to triage them again)", seen_before,
+                seen_before == 1 ? "" : "s");
     if (sum.skipped && !ds.quiet && !stopped && format != DM_FORMAT_TABLE)
         cli_msg("%zu bad row%s skipped", sum.skipped, sum.skipped == 1 ? "" : "s");
 
@@ -376,6 +651,12 @@ out:
     dm_sink_free(sink);
     for (int i = 0; srcs && i < nsrc; i++)
         dm_source_free(srcs[i]);
+    for (int i = 0; states && i < nsrc; i++)
+        dm_state_close(states[i]);
+    free(states);
+    free(ended);
+    free(uvs);
+    free(os.buf);
     free(srcs);
     dm_record_free(rec);
     dm_result_free(&res);

@@ -502,6 +502,17 @@ DM_API void dm_source_free(dm_source *s)
 
 DM_API size_t dm_source_skipped(const dm_source *s) { return s->skipped; }
 
+DM_API int dm_source_imap_cursor(const dm_source *s, int64_t *uidvalidity, int64_t *last_uid)
+{
+    if (!s->imap)
+        return 0;
+    if (uidvalidity)
+        *uidvalidity = dm_imap_uidvalidity(s->imap);
+    if (last_uid)
+        *last_uid = dm_imap_last_uid(s->imap);
+    return 1;
+}
+
 /* ---- reading records -------------------------------------------------------- */
 
 static dm_status next_json(dm_source *s, dm_record *rec, dm_error *err)

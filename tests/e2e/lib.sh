@@ -27,6 +27,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/doorman-e2e.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 # compiled rules are cached under $XDG_CACHE_HOME: never the user's own cache
 export XDG_CACHE_HOME=$tmp/cache
+# URL sources remember what they triaged in $XDG_STATE_HOME: never the user's own
+# database.  With DM_E2E_FRESH_STATE=1, `run` starts each run from an empty one
+# (the scripts that check what one run of a URL gives, every time).
+export XDG_STATE_HOME=$tmp/state
 failures=0
 code=0
 
@@ -48,6 +52,7 @@ sanitizer_check() {
 run() {
     local name=$1
     shift
+    [ "${DM_E2E_FRESH_STATE:-0}" = 1 ] && rm -rf "$XDG_STATE_HOME"
     NO_COLOR=1 "$doorman" "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err"
     code=$?
     echo "$code" >"$tmp/$name.code"

@@ -7,6 +7,8 @@
 # a wrong content type), credentials, 5,000 items over 50 pages, and TLS
 # with a CA made here.
 . "$(dirname "$0")/lib.sh"
+# every run as the first: what the state database changes is test_state_cli.sh's
+DM_E2E_FRESH_STATE=1
 command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
 cd "$tmp" || exit 1
 # loopback only: never through a proxy from the environment

@@ -5,6 +5,8 @@
 # Dovecot is required: CI installs it (dovecot-imapd); when it is missing the
 # test fails, it is never skipped.
 . "$(dirname "$0")/lib.sh"
+# every run as the first: what the state database changes is test_state_cli.sh's
+DM_E2E_FRESH_STATE=1
 
 PATH=$PATH:/usr/sbin:/sbin
 if ! command -v dovecot >/dev/null; then
@@ -42,8 +44,9 @@ free_port() {
 
 start_dovecot() {
     local i
+    # keep_port: the same URL as before a restart (the state database's key)
     port=
-    port=$(free_port)
+    port=${keep_port:-$(free_port)}
     tlsport=$(free_port)
     sed -e "s|@DIR@|$D|g" -e "s|@PORT@|$port|g" -e "s|@TLSPORT@|$tlsport|g" \
         "$src/tests/imap/dovecot.conf.in" >"$D/dovecot.conf"
@@ -299,6 +302,46 @@ else
     fail "expunged: test_imap against Dovecot:"
     cat "$tmp/expunged.out"
 fi
+
+# ---- the state database (docs/sources.md, "State: what doorman remembers") --------
+# a second run finds nothing new; a new mail between runs is the only one
+# triaged; a UIDVALIDITY change reads the folder again
+DM_E2E_FRESH_STATE=0
+export XDG_STATE_HOME=$tmp/imapstate
+run st1 triage "$url" --format jsonl
+expect_code st1 0
+n1=$(wc -l <"$tmp/st1.out")
+[ "$n1" -gt 0 ] && ok "st1: $n1 records" || { fail "st1: no records"; cat "$tmp/st1.err"; }
+run st2 triage "$url" --format jsonl
+expect_code st2 0
+[ ! -s "$tmp/st2.out" ] && ok "st2: nothing new" || { fail "st2: records again:"; summary st2; }
+expect_err st2 "$n1 records triaged before, skipped"
+last=$(summary st1 | sort -n | tail -1 | cut -d' ' -f1)
+deliver "$src/tests/data/mail/linkedin/invitation-stock.eml"
+run st3 triage "$url" --format jsonl
+expect_code st3 0
+if [ "$(summary st3)" = "$((last + 1)) invitation review" ]; then
+    ok "st3: only the new mail (UID $((last + 1)))"
+else
+    fail "st3: want only UID $((last + 1)):"
+    cat "$tmp/st3.out" "$tmp/st3.err"
+fi
+run st_hist history --source "$url" --format jsonl
+[ "$(wc -l <"$tmp/st_hist.out")" = $((n1 + 1)) ] && ok "st_hist: $((n1 + 1)) records" ||
+    { fail "st_hist: want $((n1 + 1)) records"; cat "$tmp/st_hist.out"; }
+stop_dovecot
+sleep 1
+rm -f "$D/mail/testuser/dovecot-uidlist" "$D/mail/testuser/dovecot.index"* \
+    "$D/mail/testuser/dovecot-uidvalidity"*
+keep_port=$port start_dovecot
+run st4 triage "$url" --format jsonl
+expect_code st4 0
+expect_err st4 "UIDVALIDITY changed"
+[ "$(wc -l <"$tmp/st4.out")" = $((n1 + 1)) ] && ok "st4: a new UIDVALIDITY, all read again" ||
+    { fail "st4: want $((n1 + 1)) records"; cat "$tmp/st4.out" "$tmp/st4.err"; }
+run st5 triage "$url" --format jsonl
+[ ! -s "$tmp/st5.out" ] && ok "st5: nothing new after the reset" || fail "st5: records again"
+DM_E2E_FRESH_STATE=1
 
 # last: Dovecot slows down logins from an address after a failed one
 DOORMAN_IMAP_PASSWORD=wrong run badpw triage "$url"

@@ -26,6 +26,7 @@ Standard library only.  Paths (any query may follow):
   /html                 text/html
   /auth                 /own.jsonl with "Authorization: Bearer s3cret-token", else 401
   /ua                   echoes the User-Agent as a record's message
+  /grow/KEY             /own.jsonl's records 1 and 2, then one more each request per KEY
 """
 import argparse
 import json
@@ -90,6 +91,14 @@ class Handler(BaseHTTPRequestHandler):
         jsonl = "".join(json.dumps(r) + "\n" for r in OWN)
         if p == "/own.jsonl":
             return self.send(200, jsonl, "application/x-ndjson")
+        if p.startswith("/grow/"):
+            with LOCK:
+                n = SEEN.get(p, 0)
+                SEEN[p] = n + 1
+            recs = [dict(OWN[0], id="grow-%d" % i, message="Hello number %d" % i)
+                    for i in range(1, 3 + n)]
+            return self.send(200, "".join(json.dumps(r) + "\n" for r in recs),
+                             "application/x-ndjson")
         if p == "/own.json":
             page = int(q.get("page", "1"))
             hdr = [("Link", '</own.json?page=%d>; rel="next", </own.json?page=1>; rel="first"'

@@ -119,10 +119,12 @@ static void spit(const char *path, const char *data, size_t len)
     assert_int_equal(fclose(fp), 0);
 }
 
+/* CPU time of this process: a guard against pathological (quadratic) cases,
+ * not a benchmark, so it must not depend on what else the machine runs */
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -763,8 +765,8 @@ static void test_hostile(void **state)
         double dt = now() - t0;
         if (st != DM_OK)
             fail_msg("%s: %s", h[i].what, err.text);
-        if (dt > 1.0)
-            fail_msg("%s: took %.2f s", h[i].what, dt);
+        if (dt > 3.0) /* generous: sanitizer builds run several times slower */
+            fail_msg("%s: took %.2f s of CPU", h[i].what, dt);
         assert_int_equal(dm_record_kind(rec), DM_KIND_EMAIL);
         print_message("%s: %zu bytes, read in %.1f ms\n", h[i].what, h[i].m.len, dt * 1e3);
         if (strcmp(h[i].what, "1,000 nested multiparts") == 0)
@@ -808,7 +810,7 @@ static void test_hostile_boundaries(void **state)
         assert_int_equal(dm_mail_record(m.s, m.len, NULL, rec, NULL), DM_OK);
         double dt = now() - t0;
         print_message("%d boundaries then 4 MiB of \"--\" lines: %.0f ms\n", depths[k], dt * 1e3);
-        assert_true(dt < 2.0);
+        assert_true(dt < 5.0); /* was 8.8 s before the cut, in a normal build */
         sb_free(&m);
     }
     dm_record_free(rec);
