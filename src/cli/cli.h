@@ -21,6 +21,9 @@ extern const char *dm_cli_prog;
 void cli_error(const dm_error *e, const char *severity);
 /* Print "doorman: text" on stderr. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_bad_option() names what getopt_long() refused (c is ':' for a missing
+ * value, anything else for an unknown option) and points at CMD's --help. */
+void cli_bad_option(int c, const char *arg, const char *cmd);
 
 int cmd_triage(int argc, char **argv);
 int cmd_rules(int argc, char **argv);

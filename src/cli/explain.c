@@ -258,11 +258,8 @@ int cmd_explain(int argc, char **argv)
             free(rules);
             return EXIT_RAN;
         case ':':
-            cli_msg("option '%s' needs a value; see 'doorman explain --help'", argv[optind - 1]);
-            rc = EXIT_USAGE;
-            break;
         default:
-            cli_msg("unknown option '%s'; see 'doorman explain --help'", argv[optind - 1]);
+            cli_bad_option(c, argv[optind - 1], "doorman explain");
             rc = EXIT_USAGE;
         }
     }

@@ -204,10 +204,8 @@ int cmd_history(int argc, char **argv)
             history_usage(stdout);
             return EXIT_RAN;
         case ':':
-            cli_msg("option '%s' needs a value; see 'doorman history --help'", argv[optind - 1]);
-            return EXIT_USAGE;
         default:
-            cli_msg("unknown option '%s'; see 'doorman history --help'", argv[optind - 1]);
+            cli_bad_option(c, argv[optind - 1], "doorman history");
             return EXIT_USAGE;
         }
     }

@@ -579,10 +579,8 @@ static int parse_options(int argc, char **argv, struct mail_opts *o, int usage_c
             mail_usage(stdout);
             return EXIT_RAN;
         case ':':
-            cli_msg("option '%s' needs a value; see 'doorman mail --help'", argv[optind - 1]);
-            return usage_code;
         default:
-            cli_msg("unknown option '%s'; see 'doorman mail --help'", argv[optind - 1]);
+            cli_bad_option(c, argv[optind - 1], "doorman mail");
             return usage_code;
         }
     }

@@ -20,6 +20,14 @@ void cli_msg(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+void cli_bad_option(int c, const char *arg, const char *cmd)
+{
+    if (c == ':')
+        cli_msg("option '%s' needs a value; see '%s --help'", arg, cmd);
+    else
+        cli_msg("unknown option '%s'; see '%s --help'", arg, cmd);
+}
+
 void cli_error(const dm_error *e, const char *severity)
 {
     fprintf(stderr, "%s: ", dm_cli_prog);

@@ -348,10 +348,8 @@ int cmd_triage(int argc, char **argv)
             triage_usage(stdout);
             return EXIT_RAN;
         case ':':
-            cli_msg("option '%s' needs a value; see 'doorman triage --help'", argv[optind - 1]);
-            return EXIT_USAGE;
         default:
-            cli_msg("unknown option '%s'; see 'doorman triage --help'", argv[optind - 1]);
+            cli_bad_option(c, argv[optind - 1], "doorman triage");
             return EXIT_USAGE;
         }
     }

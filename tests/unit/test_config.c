@@ -26,22 +26,13 @@ static char dir[256]; /* a scratch folder per test */
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/dm-config.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    assert_non_null(mkdtemp(dir));
-    dm_set_alloc_funcs(count_malloc, count_realloc, count_free);
-    mem_allocs = 0;
-    return 0;
+    return scratch_setup(dir, sizeof dir, "config");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    assert_int_equal(mem_allocs, 0); /* nothing leaked */
-    dm_set_alloc_funcs(NULL, NULL, NULL);
-    return 0;
+    return scratch_teardown(dir); /* fails on a leak */
 }
 
 /* write_file() writes n bytes to DIR/name and returns its path (static). */

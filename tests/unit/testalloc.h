@@ -7,7 +7,10 @@
 #ifndef DM_TESTALLOC_H
 #define DM_TESTALLOC_H
 
+#include "doorman.h"
+
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static size_t mem_now;           /* bytes allocated and not yet freed */
@@ -61,6 +64,35 @@ static inline void count_free(void *q)
     mem_now -= *p;
     mem_allocs--;
     free(p);
+}
+
+/*
+ * A cmocka setup/teardown pair for tests that work in files: scratch_setup()
+ * makes a fresh folder TMPDIR/dm-NAME.XXXXXX in dir[n] and installs the
+ * counting hooks; scratch_teardown() removes the folder and fails when a
+ * block is still allocated (a leak).  Both return 0 on success.
+ */
+static inline int scratch_setup(char *dir, size_t n, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, n, "%s/dm-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    if (!mkdtemp(dir))
+        return -1;
+    dm_set_alloc_funcs(count_malloc, count_realloc, count_free);
+    mem_allocs = 0;
+    return 0;
+}
+
+static inline int scratch_teardown(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    int removed = system(cmd) == 0;
+    long leaked = mem_allocs;
+    dm_set_alloc_funcs(NULL, NULL, NULL);
+    if (leaked)
+        fprintf(stderr, "%ld blocks leaked\n", leaked);
+    return removed && leaked == 0 ? 0 : -1;
 }
 
 #endif
