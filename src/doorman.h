@@ -43,6 +43,7 @@ typedef enum dm_status {
     DM_EZIP,      /* a zip archive could not be read */
     DM_EREGEX,    /* a pattern failed to compile or to match */
     DM_ESTRICT,   /* a bad row was found and strict mode made it fatal */
+    DM_EBUSY,     /* in use by another run (the state database's source lock) */
     DM_STATUS_COUNT
 } dm_status;
 
@@ -212,6 +213,21 @@ DM_API int dm_history_weak(const dm_history *h); /* joined on the name only */
 /* ------------------------------------------------------------------ */
 
 typedef struct dm_source dm_source;
+typedef struct dm_config dm_config;
+
+/*
+ * The progress of a URL source (docs/sources.md, "Progress"): given to
+ * dm_ingest_opts.progress after each page (HTTP) or mail (IMAP) fetched.
+ */
+typedef struct dm_progress {
+    const char *source; /* the URL as given to dm_source_open() (never holds a password) */
+    const char *unit;   /* "page" or "mail" */
+    uint64_t done;      /* pages or mails fetched so far */
+    uint64_t total;     /* pages or mails there are, when known; else 0 */
+    uint64_t records;   /* records had so far */
+    uint64_t records_total; /* records there are, when the source says; else 0 */
+} dm_progress;
+typedef void (*dm_progress_fn)(void *ud, const dm_progress *p);
 
 typedef struct dm_ingest_opts {
     int outgoing;            /* also yield OUTGOING invitations */
@@ -222,6 +238,15 @@ typedef struct dm_ingest_opts {
     dm_diag_fn diag;         /* may be NULL: bad rows are skipped silently */
     void *diag_ud;
     size_t max_message;      /* mbox/Maildir: bytes of one message; 0 = default (10 MiB) */
+    /* URL sources only (docs/sources.md) */
+    const char *cursor;      /* dm_source_cursor() of an earlier complete run of this URL:
+                                only what came after it is fetched; NULL: everything */
+    const char *cacert;      /* a CA bundle to verify TLS with (a private CA); NULL: the
+                                mapping's, else $DOORMAN_IMAP_CACERT (IMAP), else the system's */
+    const dm_config *config; /* credentials for URLs (the config file's `password`/`token`
+                                lines); may be NULL */
+    dm_progress_fn progress; /* may be NULL */
+    void *progress_ud;
 } dm_ingest_opts;
 
 /*
@@ -257,6 +282,34 @@ DM_API size_t dm_source_skipped(const dm_source *src);
  * out may be NULL.  What a state run commits as the cursor.
  */
 DM_API int dm_source_imap_cursor(const dm_source *src, int64_t *uidvalidity, int64_t *last_uid);
+/*
+ * dm_source_cursor() writes the cursor a later run gives back as
+ * dm_ingest_opts.cursor, so that only what is newer is fetched, and returns
+ * 1; it returns 0 (buf "") for a source without one: files, and an HTTP API
+ * whose mapping has no "since".  IMAP: "uidvalidity:V last_uid:N"; HTTP:
+ * "since:VALUE".  Store it only once the source was read to its end and
+ * the output written (the state store's dm_state_commit_run()).
+ */
+DM_API int dm_source_cursor(const dm_source *src, char *buf, size_t n);
+/*
+ * dm_source_imap_mark() acts on the mail of an imap:// or imaps:// source
+ * that dm_source_next() returned last: sets `flag` on it (a keyword such as
+ * "$Declined", or a system flag such as "\\Flagged"; NULL: none), then moves
+ * it to `folder` (NULL: it stays).  DM_EINVAL for another kind of source or
+ * before any mail; DM_EIO with the server's reason.
+ */
+DM_API dm_status dm_source_imap_mark(dm_source *src, const char *flag, const char *folder,
+                                     dm_error *err);
+/*
+ * dm_source_imap_check_mark() checks, before any mail is read, what
+ * dm_source_imap_mark() will be asked to do: that `flag` (may be NULL) is a
+ * valid IMAP flag, that `folder` (may be NULL) exists and is not the folder
+ * read, and that the server can move a single mail (MOVE, or UIDPLUS).
+ * DM_EINVAL (a bad flag or name, another kind of source), DM_ENOENT (no
+ * such folder) or DM_EIO, with the reason in `err`.
+ */
+DM_API dm_status dm_source_imap_check_mark(dm_source *src, const char *flag, const char *folder,
+                                           dm_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Rules and verdicts                                                  */
@@ -502,8 +555,15 @@ DM_API dm_status dm_mail_rewrite(const char *msg, size_t len, const dm_result *r
  * are skipped.  A relative PATH is relative to the config file's folder;
  * "~/" is $HOME.
  */
-typedef struct dm_config dm_config;
-
+/*
+ * Credentials for URL sources (docs/sources.md, "Credentials"):
+ * `password URL = SECRET` (IMAP), `token URL = SECRET` (HTTP: a bearer token,
+ * or "user:password" for a mapping with basic auth), and `password-env URL =
+ * VARIABLE`, `token-env URL = VARIABLE` to take the secret from the
+ * environment.  A line is for every source URL it is the start of (the
+ * longest wins).  A file holding a secret itself must not be readable by
+ * others: dm_config_load() refuses it (DM_EFORMAT).
+ */
 /* dm_config_create() makes an empty config (nothing about me). */
 DM_API dm_status dm_config_create(dm_config **out);
 /*
@@ -521,6 +581,14 @@ DM_API dm_status dm_config_default_path(char *buf, size_t cap);
  */
 DM_API dm_status dm_config_load(const char *path, dm_config **out, dm_error *err);
 DM_API void dm_config_free(dm_config *cfg);
+/*
+ * dm_config_secret() finds the secret of `kind` ("password" or "token") for
+ * the source `url`: *secret is borrowed from cfg or the environment, or NULL
+ * when no line is for it.  DM_EINVAL when the line's environment variable
+ * is not set (err names the config file and line).  cfg may be NULL.
+ */
+DM_API dm_status dm_config_secret(const dm_config *cfg, const char *kind, const char *url,
+                                  const char **secret, dm_error *err);
 /* The profile paths (resolved), in file order; i < dm_config_profile_count(). */
 DM_API size_t dm_config_profile_count(const dm_config *cfg);
 DM_API const char *dm_config_profile(const dm_config *cfg, size_t i);
@@ -594,6 +662,12 @@ DM_API int dm_state_schema_version(const dm_state *st);
  * dm_state_begin_run() starts a run on `source` (created when new) and
  * gives its cursor (NULL when none was committed yet; valid until the next
  * call on `st`) and its UIDVALIDITY (0 when none).  Either out may be NULL.
+ * The run holds the source's lock (a byte of "PATH.lock", an open file
+ * description lock, so the system drops it when the process dies, even by
+ * SIGKILL) until dm_state_commit_run() or dm_state_close(): a second run on
+ * the same source at the same time, from this process or another, fails at
+ * once with DM_EBUSY and a text saying so, rather than triaging the same new
+ * records twice.
  */
 DM_API dm_status dm_state_begin_run(dm_state *st, const char *source, const char **cursor,
                                     int64_t *uidvalidity, dm_error *err);

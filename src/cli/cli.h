@@ -21,6 +21,15 @@ extern const char *dm_cli_prog;
 void cli_error(const dm_error *e, const char *severity);
 /* Print "doorman: text" on stderr. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * The progress line (progress.c): cli_progress() is a dm_progress_fn that
+ * draws it on stderr once cli_progress_enable(1) was called (the CLI does so
+ * only when stderr is a terminal); cli_progress_clear() removes it, and
+ * cli_msg() and cli_error() call it before they print.
+ */
+void cli_progress_enable(int on);
+void cli_progress(void *ud, const dm_progress *p);
+void cli_progress_clear(void);
 /* cli_bad_option() names what getopt_long() refused (c is ':' for a missing
  * value, anything else for an unknown option) and points at CMD's --help. */
 void cli_bad_option(int c, const char *arg, const char *cmd);
@@ -61,9 +70,10 @@ const char *cli_rules_cache_dir(char *buf, size_t n);
 int cli_parse_size(const char *s, size_t *out);
 /* error_fill() makes sure `e` says something: the library may leave it empty. */
 void error_fill(dm_error *e, dm_status st, const char *source);
-/* cli_open_sources() opens every source, then settles the context. */
-int cli_open_sources(char **paths, int n, const dm_ingest_opts *io, dm_context *ctx,
-                     dm_source **srcs);
+/* cli_open_sources() opens every source, then settles the context; source
+ * i gets the cursor cursors[i] (cursors may be NULL). */
+int cli_open_sources(char **paths, int n, const dm_ingest_opts *io, const char *const *cursors,
+                     dm_context *ctx, dm_source **srcs);
 /* cli_find_record() reads the sources until the record with id `id`. */
 int cli_find_record(char **paths, int n, int messages, dm_context *ctx, dm_record *rec,
                     const char *id);

@@ -213,6 +213,7 @@ int cmd_explain(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int field = DM_FIELD_MESSAGE, kind = -1, json = 0, defaults = 1, messages = 0, color = -1;
+    int field_given = 0;
     const char *id = NULL, *text = NULL;
     const char **rules = calloc((size_t)argc + 1, sizeof *rules);
     size_t nrules = 0;
@@ -225,6 +226,7 @@ int cmd_explain(int argc, char **argv)
         switch (c) {
         case OPT_FIELD:
             field = dm_field_lookup(optarg);
+            field_given = 1;
             if (field < 0) {
                 cli_msg("unknown field '%s'", optarg);
                 rc = EXIT_USAGE;
@@ -244,6 +246,10 @@ int cmd_explain(int argc, char **argv)
         case OPT_MESSAGES: messages = 1; break;
         case OPT_COLOR:
             color = strcmp(optarg, "always") == 0 ? 1 : strcmp(optarg, "never") == 0 ? 0 : -1;
+            if (color < 0 && strcmp(optarg, "auto") != 0) {
+                cli_msg("--color takes auto, always or never");
+                rc = EXIT_USAGE;
+            }
             break;
         case 'f':
             if (strcmp(optarg, "json") == 0)
@@ -283,6 +289,10 @@ int cmd_explain(int argc, char **argv)
     }
     if (rc == EXIT_RAN && id && kind >= 0) {
         cli_msg("--kind goes with a TEXT: the record with --id has its own kind");
+        rc = EXIT_USAGE;
+    }
+    if (rc == EXIT_RAN && id && field_given) {
+        cli_msg("--field goes with a TEXT: the record with --id has its own fields");
         rc = EXIT_USAGE;
     }
     if (color < 0)

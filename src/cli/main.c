@@ -13,6 +13,7 @@ const char *dm_cli_prog = "doorman";
 void cli_msg(const char *fmt, ...)
 {
     va_list ap;
+    cli_progress_clear();
     fprintf(stderr, "%s: ", dm_cli_prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -30,6 +31,7 @@ void cli_bad_option(int c, const char *arg, const char *cmd)
 
 void cli_error(const dm_error *e, const char *severity)
 {
+    cli_progress_clear();
     fprintf(stderr, "%s: ", dm_cli_prog);
     if (e->source[0]) {
         fputs(e->source, stderr);

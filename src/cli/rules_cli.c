@@ -139,12 +139,30 @@ static int on_rules_diag(void *ud, dm_severity sev, const dm_error *e)
  */
 static int loaded_already(const char *const *paths, size_t n, const char *path)
 {
-    struct stat a, b;
+    struct stat a, b, d;
     if (stat(path, &a) != 0)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (stat(paths[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    /* a .rules file of one of those folders ("rules lint rules/pitches.rules")
+     * was read with its folder */
+    int in_dir = 0;
+    size_t len = strlen(path);
+    if (S_ISREG(a.st_mode) && len > 6 && strcmp(path + len - 6, ".rules") == 0) {
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        if (!slash)
+            snprintf(dir, sizeof dir, ".");
+        else
+            snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+        in_dir = stat(dir, &d) == 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (stat(paths[i], &b) != 0)
+            continue;
+        if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
             return 1;
+        if (in_dir && S_ISDIR(b.st_mode) && d.st_dev == b.st_dev && d.st_ino == b.st_ino)
+            return 1;
+    }
     return 0;
 }
 

@@ -20,15 +20,18 @@ static int on_quiet_diag(void *ud, dm_severity sev, const dm_error *e)
     return 0;
 }
 
-int cli_open_sources(char **paths, int n, const dm_ingest_opts *io, dm_context *ctx,
-                     dm_source **srcs)
+int cli_open_sources(char **paths, int n, const dm_ingest_opts *io, const char *const *cursors,
+                     dm_context *ctx, dm_source **srcs)
 {
     int rc = EXIT_RAN;
     dm_error err;
     /* Open every source first: each loads its context files at once. */
     for (int i = 0; i < n; i++) {
         memset(&err, 0, sizeof err);
-        dm_status st = dm_source_open(paths[i], io, ctx, &srcs[i], &err);
+        dm_ingest_opts o = *io;
+        if (cursors)
+            o.cursor = cursors[i];
+        dm_status st = dm_source_open(paths[i], &o, ctx, &srcs[i], &err);
         if (st == DM_ESTRICT) {
             /* a bad row of a context file, already named by the diag callback */
             cli_msg("stopped at the first bad row (--strict)");
@@ -64,7 +67,7 @@ int cli_find_record(char **paths, int n, int messages, dm_context *ctx, dm_recor
     dm_source **srcs = calloc((size_t)n, sizeof *srcs);
     if (!srcs)
         return EXIT_INTERNAL;
-    int rc = cli_open_sources(paths, n, &io, ctx, srcs);
+    int rc = cli_open_sources(paths, n, &io, NULL, ctx, srcs);
     int found = 0;
     for (int i = 0; i < n && rc == EXIT_RAN && !found; i++) {
         dm_error err;

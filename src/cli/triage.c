@@ -20,7 +20,9 @@ static void triage_usage(FILE *fp)
     fputs("usage: doorman triage [OPTIONS] SOURCE...\n"
           "\n"
           "SOURCE is a LinkedIn data export (its folder or the zip itself), one CSV file of\n"
-          "the export, a JSON or JSONL file of records, or - for JSONL on standard input.\n"
+          "the export, a JSON or JSONL file of records, - for JSONL on standard input, a\n"
+          "mailbox (mbox:PATH, maildir:PATH), or a URL: an http(s):// JSON API or an\n"
+          "imap(s):// folder; of a URL only what is new since the last run is triaged.\n"
           "\n"
           "options:\n"
           "  -f, --format FORMAT   table, json, jsonl or csv (default: table on a terminal,\n"
@@ -41,6 +43,13 @@ static void triage_usage(FILE *fp)
           "      --state PATH      the state database for URL sources (default:\n"
           "                        $XDG_STATE_HOME/doorman/state.db); only new records\n"
           "      --all             re-triage every record of URL sources, not only new ones\n"
+          "      --cacert FILE     a CA bundle to verify URL sources' TLS with (a private CA)\n"
+          "      --config FILE     the config file holding credentials for URL sources\n"
+          "                        (default: $XDG_CONFIG_HOME/doorman/config, when it exists)\n"
+          "      --flag-declined FLAG  imap:// sources: set FLAG on each declined mail\n"
+          "                        ('$Declined', '\\Flagged') once its output is written\n"
+          "      --move-declined FOLDER  imap:// sources: move each declined mail to\n"
+          "                        FOLDER (it must exist) once its output is written\n"
           "  -q, --quiet           do not print warnings about skipped rows\n"
           "  -h, --help            show this help\n",
           fp);
@@ -88,6 +97,7 @@ static void error_clear(dm_error *e) { memset(e, 0, sizeof *e); }
 struct out_state {
     int write_errno;
     int capture;
+    int tty; /* stdout is a terminal: the progress line goes before a write */
     char *buf;
     size_t len, cap;
 };
@@ -113,6 +123,8 @@ static int write_stdout(void *ud, const char *buf, size_t len)
         o->len += len;
         return 0;
     }
+    if (o->tty)
+        cli_progress_clear();
     errno = 0;
     if (fwrite(buf, 1, len, stdout) == len)
         return 0;
@@ -124,6 +136,8 @@ static int write_stdout(void *ud, const char *buf, size_t len)
  * write(2) when the system allows.  Returns 0, or -1 with write_errno set. */
 static int flush_capture(struct out_state *o)
 {
+    if (o->tty)
+        cli_progress_clear();
     errno = 0;
     if (fflush(stdout) != 0) {
         o->write_errno = errno ? errno : EIO;
@@ -170,6 +184,42 @@ static int is_url_source(const char *p)
         if (strncasecmp(p, schemes[i], strlen(schemes[i])) == 0)
             return 1;
     return 0;
+}
+
+/* is_imap_source() is true for the sources --flag-declined and
+ * --move-declined act on. */
+static int is_imap_source(const char *p)
+{
+    return strncasecmp(p, "imap://", 7) == 0 || strncasecmp(p, "imaps://", 8) == 0;
+}
+
+/*
+ * mark_declined() flags or moves a declined mail of an IMAP source
+ * (--flag-declined, --move-declined) once its output is written: it flushes
+ * stdout first.  Returns 0, or -1 with the error said and *rc set: the
+ * source stops there, as a server that refused once would refuse again.
+ */
+static int mark_declined(dm_source *src, const char *name, const char *flag,
+                         const char *folder, const dm_result *res, int *rc)
+{
+    if ((!flag && !folder) || res->verdict != DM_VERDICT_DECLINE)
+        return 0;
+    errno = 0;
+    if (fflush(stdout) != 0) {
+        cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
+        *rc = EXIT_INTERNAL;
+        return -1;
+    }
+    dm_error e;
+    error_clear(&e);
+    dm_status st = dm_source_imap_mark(src, flag, folder, &e);
+    if (st == DM_OK)
+        return 0;
+    error_fill(&e, st, name);
+    cli_error(&e, "error");
+    if (*rc == EXIT_RAN || st == DM_ENOMEM)
+        *rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+    return -1;
 }
 
 /* rules_text() joins the names of the rules that fired: "A,B,C". */
@@ -242,10 +292,44 @@ static int terminal_width(void)
     return 0;
 }
 
+/* state_failed() says what went wrong with the state database; returns the exit code. */
+static int state_failed(dm_error *err, dm_status st, const char *state_path)
+{
+    error_fill(err, st, state_path);
+    cli_error(err, "error");
+    return st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+}
+
+/*
+ * load_url_config() reads the config file for the credentials of URL
+ * sources: the one --config names (which must exist), else the default
+ * one when it exists.  Returns an exit code; *out may stay NULL.
+ */
+static int load_url_config(const char *given, dm_config **out)
+{
+    char path[PATH_MAX];
+    if (given)
+        snprintf(path, sizeof path, "%s", given);
+    else if (dm_config_default_path(path, sizeof path) != DM_OK)
+        return EXIT_RAN;
+    dm_error err;
+    memset(&err, 0, sizeof err);
+    dm_status st = dm_config_load(path, out, &err);
+    if (st == DM_ENOENT && !given)
+        return EXIT_RAN;
+    if (st != DM_OK) {
+        error_fill(&err, st, path);
+        cli_error(&err, "error");
+        return st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+    }
+    return EXIT_RAN;
+}
+
 int cmd_triage(int argc, char **argv)
 {
     enum { OPT_ONLY = 256, OPT_MESSAGES, OPT_OUTGOING, OPT_STRICT, OPT_COLOR, OPT_WIDTH,
-           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF, OPT_NOPF, OPT_STATE, OPT_ALL };
+           OPT_MAX_FIELD, OPT_MAX_ENTRY, OPT_RULES, OPT_NODEF, OPT_NOPF, OPT_STATE, OPT_ALL,
+           OPT_FLAG_DECLINED, OPT_MOVE_DECLINED, OPT_CACERT, OPT_CONFIG };
     static const struct option longopts[] = {
         {"format", required_argument, NULL, 'f'},
         {"only", required_argument, NULL, OPT_ONLY},
@@ -262,6 +346,10 @@ int cmd_triage(int argc, char **argv)
         {"no-prefilter", no_argument, NULL, OPT_NOPF},
         {"state", required_argument, NULL, OPT_STATE},
         {"all", no_argument, NULL, OPT_ALL},
+        {"cacert", required_argument, NULL, OPT_CACERT},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"flag-declined", required_argument, NULL, OPT_FLAG_DECLINED},
+        {"move-declined", required_argument, NULL, OPT_MOVE_DECLINED},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -275,8 +363,10 @@ int cmd_triage(int argc, char **argv)
     const char *rule_paths[32];
     size_t nrule_paths = 0;
     int default_rules = 1, prefilter = 1;
-    const char *state_opt = NULL;
+    const char *state_opt = NULL, *config_opt = NULL;
     int all = 0;
+    /* --flag-declined, --move-declined: imap:// sources only */
+    const char *flag_declined = NULL, *move_declined = NULL;
     int c;
     optind = 1;
     opterr = 0;
@@ -344,6 +434,10 @@ int cmd_triage(int argc, char **argv)
         case OPT_NOPF: prefilter = 0; break;
         case OPT_STATE: state_opt = optarg; break;
         case OPT_ALL: all = 1; break;
+        case OPT_CACERT: io.cacert = optarg; break;
+        case OPT_CONFIG: config_opt = optarg; break;
+        case OPT_FLAG_DECLINED: flag_declined = optarg; break;
+        case OPT_MOVE_DECLINED: move_declined = optarg; break;
         case 'h':
             triage_usage(stdout);
             return EXIT_RAN;
@@ -356,6 +450,16 @@ int cmd_triage(int argc, char **argv)
     if (optind >= argc) {
         cli_msg("triage needs at least one SOURCE; see 'doorman triage --help'");
         return EXIT_USAGE;
+    }
+    if (flag_declined || move_declined) {
+        int any_imap = 0;
+        for (int i = optind; i < argc; i++)
+            any_imap |= is_imap_source(argv[i]);
+        if (!any_imap) {
+            cli_msg("%s applies to imap:// and imaps:// sources only, and none is given",
+                    flag_declined ? "--flag-declined" : "--move-declined");
+            return EXIT_USAGE;
+        }
     }
     int tty = isatty(STDOUT_FILENO);
     if (format < 0)
@@ -378,8 +482,11 @@ int cmd_triage(int argc, char **argv)
     dm_state **states = calloc((size_t)nsrc, sizeof *states);
     int *ended = calloc((size_t)nsrc, sizeof *ended);
     int64_t *uvs = calloc((size_t)nsrc, sizeof *uvs);
+    char **cursors = calloc((size_t)nsrc, sizeof *cursors);
+    dm_config *cfg = NULL;
     struct out_state os;
     memset(&os, 0, sizeof os);
+    os.tty = tty;
     char state_path[PATH_MAX], out_path[PATH_MAX];
     int out_regular = 0;
     size_t seen_before = 0;
@@ -392,13 +499,67 @@ int cmd_triage(int argc, char **argv)
     memset(&sum, 0, sizeof sum);
     error_clear(&err);
 
-    if (!srcs || !states || !ended || !uvs || dm_context_create(&ctx) != DM_OK ||
+    if (!srcs || !states || !ended || !uvs || !cursors || dm_context_create(&ctx) != DM_OK ||
         dm_record_create(&rec) != DM_OK) {
         cli_msg("out of memory");
         rc = EXIT_INTERNAL;
         goto out;
     }
-    rc = cli_open_sources(argv + optind, nsrc, &io, ctx, srcs);
+    /* URL sources: a run each in the state database, begun before the
+     * source is opened, so that it fetches only what came after the stored
+     * cursor (docs/sources.md) */
+    for (int i = 0; i < nsrc && rc == EXIT_RAN; i++) {
+        const char *key = argv[optind + i];
+        if (!is_url_source(key))
+            continue;
+        for (int j = 0; j < i && rc == EXIT_RAN; j++)
+            if (strcmp(argv[optind + j], key) == 0) {
+                cli_msg("%s is given twice; a URL source is read once a run", key);
+                rc = EXIT_USAGE;
+            }
+        if (rc != EXIT_RAN)
+            break;
+        if (!cfg) { /* credentials: the config file's password and token lines */
+            rc = load_url_config(config_opt, &cfg);
+            if (rc != EXIT_RAN)
+                break;
+            io.config = cfg;
+        }
+        if (cli_state_path(state_opt, state_path, sizeof state_path) != 0) {
+            cli_msg("no state database: set XDG_STATE_HOME or HOME, or give --state PATH");
+            rc = EXIT_USAGE;
+            break;
+        }
+        error_clear(&err);
+        const char *cursor = NULL;
+        dm_status st = dm_state_open(state_path, &states[i], &err);
+        if (st == DM_OK)
+            st = dm_state_begin_run(states[i], key, &cursor, &uvs[i], &err);
+        if (st == DM_OK && cursor && !all && !(cursors[i] = strdup(cursor)))
+            st = DM_ENOMEM;
+        if (st != DM_OK)
+            rc = state_failed(&err, st, state_path);
+    }
+    if (rc != EXIT_RAN)
+        goto out;
+    if (!ds.quiet && isatty(STDERR_FILENO)) {
+        cli_progress_enable(1);
+        io.progress = cli_progress;
+    }
+    rc = cli_open_sources(argv + optind, nsrc, &io, (const char *const *)cursors, ctx, srcs);
+    cli_progress_clear();
+    /* a missing folder or a bad flag is said before any mail is read */
+    for (int i = 0; i < nsrc && rc == EXIT_RAN && (flag_declined || move_declined); i++) {
+        if (!dm_source_imap_cursor(srcs[i], NULL, NULL))
+            continue;
+        error_clear(&err);
+        dm_status mst = dm_source_imap_check_mark(srcs[i], flag_declined, move_declined, &err);
+        if (mst != DM_OK) {
+            error_fill(&err, mst, argv[optind + i]);
+            cli_error(&err, "error");
+            rc = mst == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
+        }
+    }
     if (rc == EXIT_RAN)
         /* start-up: compiled rules from the cache, JIT once it pays
          * (docs/integration.md, "Start-up time") */
@@ -413,40 +574,26 @@ int cmd_triage(int argc, char **argv)
     if (rc != EXIT_RAN)
         goto out;
 
-    /* URL sources: a run each in the state database (docs/sources.md) */
+    /* a new UIDVALIDITY: the UIDs name other mails; the folder was read
+     * afresh, and what the database knows of it is forgotten */
     for (int i = 0; i < nsrc && rc == EXIT_RAN; i++) {
+        int64_t cur_uv = 0;
         const char *key = argv[optind + i];
-        if (!is_url_source(key))
+        if (!states[i] || !dm_source_imap_cursor(srcs[i], &cur_uv, NULL))
             continue;
-        if (cli_state_path(state_opt, state_path, sizeof state_path) != 0) {
-            cli_msg("no state database: set XDG_STATE_HOME or HOME, or give --state PATH");
-            rc = EXIT_USAGE;
-            break;
-        }
+        int64_t was = uvs[i];
+        uvs[i] = cur_uv;
+        if (!was || was == cur_uv)
+            continue;
+        if (!ds.quiet)
+            cli_msg("%s: the folder's UIDVALIDITY changed (%lld, was %lld); reading it afresh",
+                    key, (long long)cur_uv, (long long)was);
         error_clear(&err);
-        const char *cursor = NULL;
-        int64_t uv = 0, cur_uv = 0;
-        dm_status st = dm_state_open(state_path, &states[i], &err);
+        dm_status st = dm_state_reset_source(states[i], key, cur_uv, &err);
         if (st == DM_OK)
-            st = dm_state_begin_run(states[i], key, &cursor, &uv, &err);
-        /* a new UIDVALIDITY: the UIDs name other mails; read the folder afresh */
-        if (st == DM_OK && dm_source_imap_cursor(srcs[i], &cur_uv, NULL)) {
-            uvs[i] = cur_uv;
-            if (uv && uv != cur_uv) {
-                if (!ds.quiet)
-                    cli_msg("%s: the folder's UIDVALIDITY changed (%lld, was %lld); reading it "
-                            "afresh",
-                            key, (long long)cur_uv, (long long)uv);
-                st = dm_state_reset_source(states[i], key, cur_uv, &err);
-                if (st == DM_OK)
-                    st = dm_state_begin_run(states[i], key, NULL, NULL, &err);
-            }
-        }
-        if (st != DM_OK) {
-            error_fill(&err, st, state_path);
-            cli_error(&err, "error");
-            rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
-        }
+            st = dm_state_begin_run(states[i], key, NULL, NULL, &err);
+        if (st != DM_OK)
+            rc = state_failed(&err, st, state_path);
     }
     if (rc != EXIT_RAN)
         goto out;
@@ -570,6 +717,12 @@ int cmd_triage(int argc, char **argv)
                 /* a table or a json array is written at the end: its records
                  * are delivered by dm_state_commit_run() after that */
                 int written = !shown || captured > 0;
+                /* written, then marked, then delivered: a run stopped in
+                 * between produces the record again (docs/sources.md) */
+                if (imap_src &&
+                    mark_declined(srcs[i], argv[optind + i], flag_declined, move_declined,
+                                  &res, &rc) != 0)
+                    break;
                 error_clear(&err);
                 if (written && dm_state_deliver(sdb, id, &err) != DM_OK) {
                     error_fill(&err, DM_EIO, state_path);
@@ -579,8 +732,12 @@ int cmd_triage(int argc, char **argv)
                 }
                 continue;
             }
-            if (!shown)
+            if (!shown) {
+                if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
+                                              move_declined, &res, &rc) != 0)
+                    break;
                 continue;
+            }
             error_clear(&err);
             if (dm_sink_write(sink, rec, &res, &err) != DM_OK) {
                 sink_error(&err, os.write_errno);
@@ -593,6 +750,9 @@ int cmd_triage(int argc, char **argv)
                 rc = EXIT_INTERNAL;
                 break;
             }
+            if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
+                                          move_declined, &res, &rc) != 0)
+                break;
         }
         sum.skipped += dm_source_skipped(srcs[i]);
         ended[i] = st == DM_END;
@@ -609,6 +769,7 @@ int cmd_triage(int argc, char **argv)
                 rc = st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
         }
     }
+    cli_progress_clear();
     error_clear(&err);
     if (rc != EXIT_INTERNAL && dm_sink_finish(sink, &sum, &err) != DM_OK) {
         sink_error(&err, os.write_errno);
@@ -624,14 +785,9 @@ int cmd_triage(int argc, char **argv)
     for (int i = 0; i < nsrc && rc != EXIT_INTERNAL; i++) {
         if (!states[i])
             continue;
-        char cursor[64];
-        int64_t uv = 0, last = 0;
-        const char *cur = NULL;
-        if (ended[i] && dm_source_imap_cursor(srcs[i], &uv, &last)) {
-            snprintf(cursor, sizeof cursor, "uidvalidity:%lld last_uid:%lld", (long long)uv,
-                     (long long)last);
-            cur = last ? cursor : NULL;
-        }
+        char cursor[DM_STATE_MAX_TEXT];
+        const char *cur = ended[i] && dm_source_cursor(srcs[i], cursor, sizeof cursor) ? cursor
+                                                                                        : NULL;
         error_clear(&err);
         if (dm_state_commit_run(states[i], cur, uvs[i], &err) != DM_OK) {
             error_fill(&err, DM_EIO, state_path);
@@ -654,6 +810,10 @@ out:
     free(states);
     free(ended);
     free(uvs);
+    for (int i = 0; cursors && i < nsrc; i++)
+        free(cursors[i]);
+    free(cursors);
+    dm_config_free(cfg);
     free(os.buf);
     free(srcs);
     dm_record_free(rec);

@@ -164,6 +164,7 @@ static const char *const status_text[DM_STATUS_COUNT] = {
     [DM_EZIP] = "bad zip archive",
     [DM_EREGEX] = "regular expression error",
     [DM_ESTRICT] = "stopped at a bad row (strict mode)",
+    [DM_EBUSY] = "in use by another run",
 };
 
 DM_API const char *dm_strerror(dm_status code)

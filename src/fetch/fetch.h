@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <time.h>
 
 /* How the next page is found. */
 typedef enum dm_paging {
@@ -55,9 +56,14 @@ typedef struct dm_mapping {
     char *limit_param;  /* OFFSET */
     long limit;         /* OFFSET: page size; a shorter page is the last */
     long max_pages;
+    /* an incremental listing and its size */
+    char *since_pointer; /* "since.pointer": the cursor's value in each item (record) */
+    char *since_param;   /* "since.param": the query parameter it is sent back as */
+    char *total_pointer; /* "total": the number of items in the listing, in each page */
     /* transfer */
     long connect_timeout_ms, timeout_ms;
     long retries, retry_base_ms, retry_max_ms;
+    long retry_total_ms; /* all attempts at one page, waits included */
     long max_redirects;
     size_t max_bytes;
     char *cacert;
@@ -95,13 +101,44 @@ int dm_http_is_url(const char *path);
 
 typedef struct dm_httpsrc dm_httpsrc;
 
+/* What dm_http_open() takes besides the URL. */
+typedef struct dm_http_opts {
+    size_t max_record;       /* bytes of one record; 0: the default */
+    const char *cacert;      /* a CA bundle (PEM); overrides the mapping's "http.cacert" */
+    const char *secret;      /* from doorman's config file, never printed: used when the
+                                mapping gives none itself (no auth.env, no auth.secret), as
+                                a bearer token when the mapping has no auth or auth
+                                "bearer", as "user:password" for auth "basic" */
+    const char *since;       /* the cursor value of an earlier run (the text after
+                                "since:" of dm_http_cursor()), or NULL */
+    dm_progress_fn progress; /* may be NULL: called after each page */
+    void *progress_ud;
+} dm_http_opts;
+
 /*
  * dm_http_open() fetches the first page of `url` (a "#mapping=FILE"
- * fragment names a mapping; max_record bounds one record, 0 for the
- * default).  Errors name the URL in err->source and the page in the text.
- * The caller frees *out with dm_http_free().
+ * fragment names a mapping).  `opts` may be NULL.  Errors name the URL in
+ * err->source and the page in the text.  The caller frees *out with
+ * dm_http_free().
  */
-dm_status dm_http_open(const char *url, size_t max_record, dm_httpsrc **out, dm_error *err);
+dm_status dm_http_open(const char *url, const dm_http_opts *opts, dm_httpsrc **out,
+                       dm_error *err);
+
+/*
+ * dm_http_cursor() writes "since:VALUE" to buf (n bytes) and returns 1 when
+ * the mapping has "since" and a value was seen in the items read so far, or
+ * opts.since was given (kept when nothing newer came); else it writes ""
+ * and returns 0 (also when the cursor does not fit in n bytes).
+ */
+int dm_http_cursor(const dm_httpsrc *h, char *buf, size_t n);
+
+/*
+ * dm_http_retry_after() reads a Retry-After header value (RFC 9110
+ * 10.2.3): delta-seconds, or an HTTP-date (IMF-fixdate, or the obsolete
+ * RFC 850 and asctime forms) made into seconds from `now`, 0 when it is
+ * past.  Returns -1 when `value` is neither.  Locale plays no part.
+ */
+long dm_http_retry_after(const char *value, time_t now);
 
 /* dm_http_next() is dm_json_next() across every page. */
 dm_status dm_http_next(dm_httpsrc *h, dm_record *rec, dm_error *err);

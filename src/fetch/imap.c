@@ -15,6 +15,13 @@
  * response, not the literal that holds the message.  So reading sets
  * \Seen and step 4 takes it back; a client that reads the same message in
  * between may see the flag come and go.
+ *
+ * Marking (dm_imap_mark(), `doorman triage --flag-declined/--move-declined`)
+ * acts on the mail just returned, after step 4: "UID STORE n +FLAGS.SILENT
+ * (flag)", then "UID MOVE n folder" when the server has MOVE, else "UID COPY",
+ * "UID STORE n +FLAGS.SILENT (\Deleted)" and "UID EXPUNGE n" (UIDPLUS: only
+ * that UID is expunged, never another client's \Deleted mail).  A server with
+ * neither is refused before any mail is read (dm_imap_check_target()).
  */
 #include "fetch/imap.h"
 
@@ -26,6 +33,10 @@
 
 #define RESP_MAX ((size_t)16 << 20) /* a search answer: about 2M UIDs */
 #define MAX_UIDS ((size_t)1 << 22)
+#define MAX_FLAG 64    /* bytes of a flag name */
+#define MAX_FOLDER 512 /* bytes of a folder name to move to */
+
+enum { CAP_MOVE = 1, CAP_UIDPLUS = 2 };
 
 struct dm_imap {
     CURL *curl;
@@ -40,7 +51,16 @@ struct dm_imap {
     uint32_t *unseen; /* sorted */
     size_t nunseen;
     uint32_t uidvalidity, uidnext, last;
+    uint32_t cur;  /* the UID dm_imap_next() returned last; 0: none */
+    int cur_moved; /* ... and it was moved away */
+    int caps;      /* CAP_* once asked; -1 before */
+    char *target;  /* the folder to move to, checked to exist */
+    CURLcode last_rc;
     size_t max_message;
+    dm_progress_fn progress;
+    void *progress_ud;
+    char *progress_name;
+    uint64_t records;
     dm_buf body;
     int overflow;
     int global; /* curl_global_init() done */
@@ -241,6 +261,7 @@ static dm_status request(dm_imap *im, const char *url, const char *custom, size_
     curl_easy_setopt(im->curl, CURLOPT_URL, url);
     curl_easy_setopt(im->curl, CURLOPT_CUSTOMREQUEST, custom);
     CURLcode rc = curl_easy_perform(im->curl);
+    im->last_rc = rc;
     if (rc == CURLE_OK)
         return DM_OK;
     if (im->overflow)
@@ -408,6 +429,16 @@ dm_status dm_imap_open(const char *url, const dm_imap_opts *opts, dm_mailbox_rep
     dm_buf_init(&im->body, RESP_MAX);
     im->report = report;
     im->ud = ud;
+    im->caps = -1;
+    if (opts && opts->progress) {
+        im->progress = opts->progress;
+        im->progress_ud = opts->progress_ud;
+        im->progress_name = dm_strdup(opts->progress_name ? opts->progress_name : url);
+        if (!im->progress_name) {
+            dm_free(im);
+            return DM_ENOMEM;
+        }
+    }
     im->max_message = opts && opts->max_message ? opts->max_message : DM_MAILBOX_MAX_MESSAGE;
     char *user = NULL;
     int tls = 0, loopback = 0;
@@ -444,7 +475,9 @@ dm_status dm_imap_open(const char *url, const dm_imap_opts *opts, dm_mailbox_rep
     /* plain text only on loopback; elsewhere imap:// must STARTTLS */
     if (!tls && !loopback)
         curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-    const char *pw = getenv(DM_IMAP_PASSWORD_ENV);
+    /* the config file's, else the environment's, else netrc */
+    const char *pw =
+        opts && opts->password && *opts->password ? opts->password : getenv(DM_IMAP_PASSWORD_ENV);
     if (pw && *pw) {
         im->password = dm_strdup(pw);
         if (!im->password) {
@@ -489,6 +522,12 @@ dm_status dm_imap_open(const char *url, const dm_imap_opts *opts, dm_mailbox_rep
                           "the server did not report the folder's UIDVALIDITY");
         goto out;
     }
+    /* what marking needs is checked before any mail is read */
+    if (opts && (opts->flag || opts->move_to)) {
+        st = dm_imap_check_target(im, opts->flag, opts->move_to, err);
+        if (st != DM_OK)
+            goto out;
+    }
     st = search(im, opts, err);
 out:
     dm_free(user);
@@ -515,10 +554,21 @@ static dm_status skip(dm_imap *im, const char *where, dm_status code, const char
     return DM_OK;
 }
 
+/* progress() tells the caller after each mail fetched, skipped ones too. */
+static void progress(dm_imap *im)
+{
+    if (!im->progress)
+        return;
+    dm_progress p = {im->progress_name, "mail", im->next, im->n, im->records, im->n};
+    im->progress(im->progress_ud, &p);
+}
+
 dm_status dm_imap_next(dm_imap *im, dm_record *rec, dm_error *err)
 {
     char url[DM_ERROR_SOURCE_MAX + 4096];
     char where[DM_ERROR_SOURCE_MAX];
+    im->cur = 0;
+    im->cur_moved = 0;
     while (im->next < im->n) {
         uint32_t uid = im->uids[im->next++];
         /* RFC 5092: a UID means something only with its UIDVALIDITY, and
@@ -554,15 +604,253 @@ dm_status dm_imap_next(dm_imap *im, dm_record *rec, dm_error *err)
                 return dm_error_set(err, DM_ESTRICT, where, 0, 0, "%s", text);
             if (uid > im->last)
                 im->last = uid;
+            progress(im);
             continue;
         }
         if (st != DM_OK)
             return st;
         if (uid > im->last)
             im->last = uid;
+        im->cur = uid;
+        im->records++;
+        progress(im);
         return DM_OK;
     }
     return DM_END;
+}
+
+/* ---- marking ---------------------------------------------------------------- */
+
+/*
+ * flag -> '\' system-flag | atom     (RFC 3501 flag-keyword / flag-extension)
+ * atom -> any printable ASCII but SP ( ) { % * " \ ]
+ */
+static dm_status check_flag(const dm_imap *im, const char *flag, dm_error *err)
+{
+    static const char *const system[] = {"Answered", "Flagged", "Deleted", "Seen", "Draft"};
+    const char *a = flag[0] == '\\' ? flag + 1 : flag;
+    if (!*a)
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0, "an empty flag name");
+    for (const char *p = flag; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c >= 0x7f)
+            return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                                "a flag name must be printable ASCII (a keyword such as "
+                                "$Declined, or a system flag such as \\Flagged)");
+    }
+    if (strlen(flag) > MAX_FLAG || strpbrk(a, " (){%*\"\\]"))
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                            "\"%.*s\" is not an IMAP flag: use a keyword such as $Declined "
+                            "(no spaces, parentheses, quotes, %%, *, ], {), or a system flag "
+                            "such as \\Flagged",
+                            MAX_FLAG + 1, flag);
+    if (a != flag) {
+        for (size_t i = 0; i < sizeof system / sizeof *system; i++)
+            if (dm_ascii_ncasecmp(a, system[i], strlen(system[i]) + 1) == 0)
+                return DM_OK;
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                            "\"%s\" is not a system flag one may set: \\Answered, \\Flagged, "
+                            "\\Deleted, \\Seen or \\Draft (or a keyword such as $Declined)",
+                            flag);
+    }
+    return DM_OK;
+}
+
+/* check_folder() refuses a folder name that cannot be sent as a quoted
+ * string, or the folder being read. */
+static dm_status check_folder(const dm_imap *im, const char *folder, dm_error *err)
+{
+    if (!*folder)
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0, "an empty folder name to move to");
+    for (const char *p = folder; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x80)
+            return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                                "the folder name to move to is not ASCII: non-ASCII folder "
+                                "names (modified UTF-7) are not supported");
+        if (c < 0x20 || c == 0x7f)
+            return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                                "a control character in the folder name to move to");
+    }
+    if (strlen(folder) > MAX_FOLDER)
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                            "the folder name to move to is over %d bytes", MAX_FOLDER);
+    int inbox = dm_ascii_ncasecmp(folder, "INBOX", 6) == 0 &&
+                dm_ascii_ncasecmp(im->folder, "INBOX", 6) == 0;
+    if (inbox || strcmp(folder, im->folder) == 0)
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                            "the folder to move to, \"%s\", is the folder being read", folder);
+    return DM_OK;
+}
+
+/* quote() appends `s` as an IMAP quoted string (checked by check_folder()). */
+static dm_status quote(dm_buf *b, const char *s)
+{
+    dm_status st = dm_buf_add(b, "\"", 1);
+    for (; st == DM_OK && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            st = dm_buf_add(b, "\\", 1);
+        if (st == DM_OK)
+            st = dm_buf_add(b, s, 1);
+    }
+    return st == DM_OK ? dm_buf_add(b, "\"", 1) : st;
+}
+
+/* host_len() is the length of "HOST[:PORT]" in im->shown. */
+static int host_len(const dm_imap *im)
+{
+    const char *h = strstr(im->shown, "://");
+    h = h ? h + 3 : im->shown;
+    return (int)strcspn(h, "/");
+}
+
+/* capabilities() asks the server once what it can do (after the login:
+ * what it offers before may differ). */
+static dm_status capabilities(dm_imap *im, dm_error *err)
+{
+    if (im->caps >= 0)
+        return DM_OK;
+    dm_status st = request(im, im->root, "CAPABILITY", RESP_MAX, err);
+    if (st != DM_OK)
+        return st;
+    im->caps = 0;
+    const char *p = im->body.data ? im->body.data : "";
+    while (*p) {
+        size_t ll = strcspn(p, "\n");
+        if (ll >= 12 && dm_ascii_ncasecmp(p, "* CAPABILITY", 12) == 0) {
+            const char *q = p + 12, *end = p + ll;
+            while (q < end) {
+                q += strspn(q, " \r");
+                size_t tl = strcspn(q, " \r\n");
+                if (q + tl > end)
+                    tl = (size_t)(end - q);
+                if (tl == 4 && dm_ascii_ncasecmp(q, "MOVE", 4) == 0)
+                    im->caps |= CAP_MOVE;
+                else if (tl == 7 && dm_ascii_ncasecmp(q, "UIDPLUS", 7) == 0)
+                    im->caps |= CAP_UIDPLUS;
+                q += tl ? tl : 1;
+            }
+        }
+        p += ll;
+        if (*p)
+            p++;
+    }
+    return DM_OK;
+}
+
+dm_status dm_imap_check_target(dm_imap *im, const char *flag, const char *folder, dm_error *err)
+{
+    if (!im)
+        return dm_error_set(err, DM_EINVAL, "imap", 0, 0, "no IMAP source");
+    dm_status st = DM_OK;
+    dm_buf cmd;
+    dm_buf_init(&cmd, 4096);
+    if (flag && (st = check_flag(im, flag, err)) != DM_OK)
+        goto out;
+    if (!folder || (im->target && strcmp(im->target, folder) == 0))
+        goto out;
+    if ((st = check_folder(im, folder, err)) != DM_OK)
+        goto out;
+    /* STATUS leaves the selected folder (and its \Recent flags) alone */
+    if ((st = dm_buf_printf(&cmd, "STATUS ")) != DM_OK || (st = quote(&cmd, folder)) != DM_OK ||
+        (st = dm_buf_printf(&cmd, " (MESSAGES)")) != DM_OK)
+        goto out;
+    dm_error e;
+    dm_error_clear(&e);
+    st = request(im, im->root, cmd.data, RESP_MAX, &e);
+    if (st == DM_EIO && im->last_rc == CURLE_QUOTE_ERROR) {
+        st = dm_error_set(err, DM_ENOENT, im->shown, 0, 0,
+                          "folder \"%s\" does not exist on %.*s; create it first", folder,
+                          host_len(im), strstr(im->shown, "://") + 3);
+        goto out;
+    }
+    if (st != DM_OK) {
+        if (err && e.code)
+            *err = e;
+        goto out;
+    }
+    if ((st = capabilities(im, err)) != DM_OK)
+        goto out;
+    if (!(im->caps & (CAP_MOVE | CAP_UIDPLUS))) {
+        st = dm_error_set(err, DM_EINVAL, im->shown, 0, 0,
+                          "the server can neither MOVE nor UID EXPUNGE (UIDPLUS): doorman "
+                          "cannot move a mail without expunging others'");
+        goto out;
+    }
+    dm_free(im->target);
+    if (!(im->target = dm_strdup(folder)))
+        st = DM_ENOMEM;
+out:
+    if (st == DM_ETOOLARGE || (st == DM_ENOMEM && err && !err->code))
+        st = dm_error_set(err, st, im->shown, 0, 0, "%s", dm_strerror(st));
+    dm_buf_free(&cmd);
+    return st;
+}
+
+/* mark_request() runs one command of dm_imap_mark(); a refusal names what
+ * was refused ("to move the mail to ..."), not the command. */
+static dm_status mark_request(dm_imap *im, const char *cmd, const char *what, dm_error *err)
+{
+    dm_error e;
+    dm_error_clear(&e);
+    dm_status st = request(im, im->folder_url, cmd, RESP_MAX, &e);
+    if (st == DM_EIO && im->last_rc == CURLE_QUOTE_ERROR)
+        return dm_error_set(err, DM_EIO, im->shown, 0, 0, "the server refused %s (UID %lu): %.80s",
+                            what, (unsigned long)im->cur, cmd);
+    if (st != DM_OK && err && e.code)
+        *err = e;
+    return st;
+}
+
+dm_status dm_imap_mark(dm_imap *im, const char *flag, const char *folder, dm_error *err)
+{
+    if (!im)
+        return dm_error_set(err, DM_EINVAL, "imap", 0, 0, "no IMAP source");
+    if (!im->cur)
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0, "no mail read to mark");
+    if (im->cur_moved)
+        return dm_error_set(err, DM_EINVAL, im->shown, 0, 0, "the mail was moved already");
+    dm_status st = dm_imap_check_target(im, flag, folder, err);
+    if (st != DM_OK)
+        return st;
+    unsigned long uid = im->cur;
+    dm_buf cmd;
+    dm_buf_init(&cmd, 4096);
+    /* the fetch's \Seen was taken back in dm_imap_next(): the flags the
+     * mail carries now are the ones it had, and MOVE or COPY keeps them */
+    if (flag) {
+        if ((st = dm_buf_printf(&cmd, "UID STORE %lu +FLAGS.SILENT (%s)", uid, flag)) != DM_OK ||
+            (st = mark_request(im, cmd.data, "to flag the mail", err)) != DM_OK)
+            goto out;
+    }
+    if (folder && (im->caps & CAP_MOVE)) {
+        dm_buf_reset(&cmd);
+        if ((st = dm_buf_printf(&cmd, "UID MOVE %lu ", uid)) != DM_OK ||
+            (st = quote(&cmd, folder)) != DM_OK ||
+            (st = mark_request(im, cmd.data, "to move the mail", err)) != DM_OK)
+            goto out;
+        im->cur_moved = 1;
+    } else if (folder) {
+        dm_buf_reset(&cmd);
+        if ((st = dm_buf_printf(&cmd, "UID COPY %lu ", uid)) != DM_OK ||
+            (st = quote(&cmd, folder)) != DM_OK ||
+            (st = mark_request(im, cmd.data, "to copy the mail", err)) != DM_OK)
+            goto out;
+        dm_buf_reset(&cmd);
+        if ((st = dm_buf_printf(&cmd, "UID STORE %lu +FLAGS.SILENT (\\Deleted)", uid)) != DM_OK ||
+            (st = mark_request(im, cmd.data, "to delete the copied mail", err)) != DM_OK)
+            goto out;
+        dm_buf_reset(&cmd);
+        if ((st = dm_buf_printf(&cmd, "UID EXPUNGE %lu", uid)) != DM_OK ||
+            (st = mark_request(im, cmd.data, "to expunge the copied mail", err)) != DM_OK)
+            goto out;
+        im->cur_moved = 1;
+    }
+out:
+    if (st == DM_ETOOLARGE || (st == DM_ENOMEM && err && !err->code))
+        st = dm_error_set(err, st, im->shown, 0, 0, "%s", dm_strerror(st));
+    dm_buf_free(&cmd);
+    return st;
 }
 
 void dm_imap_free(dm_imap *im)
@@ -585,6 +873,8 @@ void dm_imap_free(dm_imap *im)
     dm_free(im->folder);
     dm_free(im->shown);
     dm_free(im->search);
+    dm_free(im->target);
+    dm_free(im->progress_name);
     dm_free(im);
 }
 

@@ -21,6 +21,7 @@ void dm_mapping_defaults(dm_mapping *m)
     m->retries = 4;
     m->retry_base_ms = 500;
     m->retry_max_ms = 60000;
+    m->retry_total_ms = 300000;
     m->max_redirects = 5;
     m->max_bytes = (size_t)64 << 20;
 }
@@ -44,6 +45,9 @@ void dm_mapping_free(dm_mapping *m)
     dm_free(m->next_pointer);
     dm_free(m->next_param);
     dm_free(m->limit_param);
+    dm_free(m->since_pointer);
+    dm_free(m->since_param);
+    dm_free(m->total_pointer);
     dm_free(m->cacert);
     dm_free(m->auth_env);
     if (m->secret) {
@@ -231,6 +235,23 @@ static dm_status load_next(json_t *n, dm_mapping *m, const char *path, dm_error 
     return DM_OK;
 }
 
+/* since -> { "pointer": POINTER, "param": NAME } */
+static dm_status load_since(json_t *v, dm_mapping *m, const char *path, dm_error *err)
+{
+    if (!v)
+        return DM_OK;
+    if (!json_is_object(v))
+        return bad(err, path, "\"since\" must be an object");
+    dm_status st = get_str(v, "pointer", &m->since_pointer, path, err);
+    if (st == DM_OK)
+        st = get_str(v, "param", &m->since_param, path, err);
+    if (st == DM_OK && (!m->since_pointer || !m->since_param))
+        return bad(err, path, "\"since\" needs \"pointer\" and \"param\"");
+    if (st == DM_OK && m->since_pointer[0] && m->since_pointer[0] != '/')
+        return bad(err, path, "\"since.pointer\" must be a JSON Pointer (\"/...\")");
+    return st;
+}
+
 static dm_status load_http(json_t *h, dm_mapping *m, const char *path, dm_error *err)
 {
     if (!h)
@@ -248,6 +269,8 @@ static dm_status load_http(json_t *h, dm_mapping *m, const char *path, dm_error 
     if (st == DM_OK)
         st = get_long(h, "retry_max_ms", &m->retry_max_ms, path, err);
     if (st == DM_OK)
+        st = get_long(h, "retry_total_ms", &m->retry_total_ms, path, err);
+    if (st == DM_OK)
         st = get_long(h, "max_redirects", &m->max_redirects, path, err);
     if (st == DM_OK)
         st = get_long(h, "max_bytes", &mb, path, err);
@@ -261,6 +284,8 @@ static dm_status load_http(json_t *h, dm_mapping *m, const char *path, dm_error 
 /*
  * auth -> { "type": "bearer" | "basic" | "netrc",
  *           "env": NAME | "secret": S | "file": NETRC }
+ * A bearer or basic auth without "env" and "secret" takes the secret from
+ * doorman's config file (dm_http_opts.secret) when the source is opened.
  */
 static dm_status load_auth(json_t *a, dm_mapping *m, const char *path, const struct stat *sb,
                            dm_error *err)
@@ -288,8 +313,7 @@ static dm_status load_auth(json_t *a, dm_mapping *m, const char *path, const str
                                 "refusing it (chmod 600 it, or name an \"env\" instead)");
         st = get_str(a, "secret", &m->secret, path, err);
     }
-    if (st == DM_OK && m->auth != DM_AUTH_NETRC && !m->auth_env && !m->secret)
-        return bad(err, path, "\"auth\" needs \"env\" (an environment variable) or \"secret\"");
+    /* neither "env" nor "secret": the secret of doorman's config file (dm_http_opts) */
     return st;
 }
 
@@ -331,6 +355,10 @@ dm_status dm_mapping_load(const char *path, dm_mapping **out, dm_error *err)
     }
     if (st == DM_OK)
         st = load_next(json_object_get(root, "next"), m, path, err);
+    if (st == DM_OK)
+        st = load_since(json_object_get(root, "since"), m, path, err);
+    if (st == DM_OK)
+        st = get_str(root, "total", &m->total_pointer, path, err);
     if (st == DM_OK)
         st = load_http(json_object_get(root, "http"), m, path, err);
     if (st == DM_OK)

@@ -424,6 +424,35 @@ static dm_status open_file(dm_source *s, dm_error *err)
     return open_single_csv(s, err);
 }
 
+/*
+ * imap_cursor_opts() adds to `io` what the caller gave for an IMAP folder:
+ * the cursor of an earlier run ("uidvalidity:V last_uid:N": only UIDs above
+ * N are read while the folder's UIDVALIDITY is still V) and the config
+ * file's password for the URL.
+ */
+static dm_status imap_cursor_opts(dm_source *s, const char *path, dm_imap_opts *io, dm_error *err)
+{
+    const char *cur = s->opts.cursor;
+    if (cur && *cur) {
+        unsigned long uv = 0, last = 0;
+        int used = 0;
+        if (sscanf(cur, "uidvalidity:%lu last_uid:%lu%n", &uv, &last, &used) != 2 ||
+            cur[used] != '\0' || uv == 0 || uv > UINT32_MAX || last > UINT32_MAX)
+            return dm_error_set(err, DM_EINVAL, path, 0, 0,
+                                "the stored cursor '%.64s' is not an IMAP cursor "
+                                "(uidvalidity:V last_uid:N)",
+                                cur);
+        io->uidvalidity = (uint32_t)uv;
+        io->since_uid = (uint32_t)last;
+    }
+    const char *pw = NULL;
+    dm_status st = dm_config_secret(s->opts.config, "password", path, &pw, err);
+    if (st != DM_OK)
+        return st;
+    io->password = pw;
+    return DM_OK;
+}
+
 DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm_context *ctx,
                                 dm_source **out, dm_error *err)
 {
@@ -453,14 +482,32 @@ DM_API dm_status dm_source_open(const char *path, const dm_ingest_opts *opts, dm
     else if (strcmp(path, "-") != 0)
         mk = dm_mailbox_sniff(path);
     if (st == DM_OK && is_imap) {
-        dm_imap_opts io = {.max_message = s->opts.max_message};
-        st = dm_imap_open(path, &io, report_cb, s, &s->imap, err);
+        dm_imap_opts io = {.max_message = s->opts.max_message,
+                           .cacert = s->opts.cacert,
+                           .progress = s->opts.progress,
+                           .progress_ud = s->opts.progress_ud,
+                           .progress_name = path};
+        st = imap_cursor_opts(s, path, &io, err);
+        if (st == DM_OK)
+            st = dm_imap_open(path, &io, report_cb, s, &s->imap, err);
     } else if (st == DM_OK && mk != DM_MAILBOX_NONE) {
         st = dm_mailbox_open(mpath, mk, s->opts.max_message, report_cb, s, &s->mailbox, err);
     } else if (st == DM_OK) {
         struct stat sb;
         if (dm_http_is_url(path)) {
-            st = dm_http_open(path, s->opts.max_row, &s->http, err);
+            const char *cur = s->opts.cursor, *secret = NULL;
+            dm_http_opts ho = {
+                .max_record = s->opts.max_row,
+                .cacert = s->opts.cacert,
+                .since = cur && strncmp(cur, "since:", 6) == 0 ? cur + 6 : NULL,
+                .progress = s->opts.progress,
+                .progress_ud = s->opts.progress_ud,
+            };
+            /* the config file's token for the URL (docs/sources.md, "Credentials") */
+            st = dm_config_secret(s->opts.config, "token", path, &secret, err);
+            ho.secret = secret;
+            if (st == DM_OK)
+                st = dm_http_open(path, &ho, &s->http, err);
         } else if (strcmp(path, "-") == 0) {
             st = open_json(s, stdin, err);
         } else if (stat(path, &sb) != 0) {
@@ -511,6 +558,27 @@ DM_API int dm_source_imap_cursor(const dm_source *s, int64_t *uidvalidity, int64
     if (last_uid)
         *last_uid = dm_imap_last_uid(s->imap);
     return 1;
+}
+
+DM_API int dm_source_cursor(const dm_source *s, char *buf, size_t n)
+{
+    if (n)
+        buf[0] = '\0';
+    if (s->imap) {
+        uint32_t last = dm_imap_last_uid(s->imap);
+        if (!last || !n)
+            return 0;
+        int w = snprintf(buf, n, "uidvalidity:%lu last_uid:%lu",
+                         (unsigned long)dm_imap_uidvalidity(s->imap), (unsigned long)last);
+        if (w < 0 || (size_t)w >= n) {
+            buf[0] = '\0';
+            return 0;
+        }
+        return 1;
+    }
+    if (s->http)
+        return dm_http_cursor(s->http, buf, n);
+    return 0;
 }
 
 /* ---- reading records -------------------------------------------------------- */
@@ -596,4 +664,26 @@ DM_API dm_status dm_source_next(dm_source *s, dm_record *rec, dm_error *err)
         }
         s->stage++;
     }
+}
+
+/* ---- marking IMAP mails (docs/sources.md, "IMAP mailboxes") ----------------- */
+
+DM_API dm_status dm_source_imap_mark(dm_source *s, const char *flag, const char *folder,
+                                     dm_error *err)
+{
+    if (!s || !s->imap)
+        return dm_error_set(err, DM_EINVAL, s ? s->path : NULL, 0, 0,
+                            "only the mails of an imap:// or imaps:// source can be flagged "
+                            "or moved");
+    return dm_imap_mark(s->imap, flag, folder, err);
+}
+
+DM_API dm_status dm_source_imap_check_mark(dm_source *s, const char *flag, const char *folder,
+                                           dm_error *err)
+{
+    if (!s || !s->imap)
+        return dm_error_set(err, DM_EINVAL, s ? s->path : NULL, 0, 0,
+                            "only the mails of an imap:// or imaps:// source can be flagged "
+                            "or moved");
+    return dm_imap_check_target(s->imap, flag, folder, err);
 }

@@ -118,7 +118,8 @@ DM_API size_t dm_mail_header_value(const dm_result *res, dm_mail_header h, char 
 
 /*
  * build_headers() writes doorman's three fields, each line ended by `eol`,
- * X-Doorman-Rules folded before a name that would pass column 78.
+ * X-Doorman-Rules folded before a name that would pass column 78 with the
+ * comma after it (a name longer than a line stays whole on a line).
  */
 static dm_status build_headers(const dm_result *res, const char *eol, dm_buf *b)
 {
@@ -142,10 +143,20 @@ static dm_status build_headers(const dm_result *res, const char *eol, dm_buf *b)
         if (!name || !*name)
             continue;
         size_t n = rule_name_len(name);
-        if (first) {
+        /* a name followed by another ends with a comma, which must fit too */
+        size_t comma = 0;
+        for (size_t j = i + 1; j < res->nhits && !comma; j++)
+            comma = res->hits[j].name && res->hits[j].name[0];
+        if (first && col + 1 + n + comma > FOLD_AT && 1 + n + comma <= FOLD_AT) {
+            /* a long first name: on a line of its own, after the colon */
+            st = dm_buf_add(b, eol, el);
+            if (st == DM_OK)
+                st = dm_buf_addc(b, ' ');
+            col = 1;
+        } else if (first) {
             st = dm_buf_addc(b, ' ');
             col += 1;
-        } else if (col + 2 + n > FOLD_AT) {
+        } else if (col + 2 + n + comma > FOLD_AT) {
             /* fold: the comma ends the line, the next starts with a space */
             st = dm_buf_addc(b, ',');
             if (st == DM_OK)

@@ -12,11 +12,13 @@
  * the file; every multi-statement change is BEGIN IMMEDIATE so two writers
  * never deadlock on a lock upgrade.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK: a lock the process's other handles also see */
 #include "core.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +97,10 @@ struct dm_state {
     int64_t source_id; /* 0: no run */
     int64_t run;
     char *cursor;
+    /* the run's source lock: a byte of PATH.lock */
+    int lock_fd; /* -1: not open */
+    off_t lock_at;
+    int locked;
 };
 
 struct dm_state_query {
@@ -292,6 +298,8 @@ DM_API dm_status dm_state_open(const char *path, dm_state **out, dm_error *err)
     if ((rc = create_or_check(path, err)) != DM_OK)
         return rc;
     st = dm_calloc(1, sizeof *st);
+    if (st)
+        st->lock_fd = -1;
     if (!st || !(st->path = dm_strdup(path))) {
         rc = dm_error_set(err, DM_ENOMEM, path, 0, 0, "out of memory");
         goto out;
@@ -333,6 +341,8 @@ DM_API void dm_state_close(dm_state *st)
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* drops the lock */
     dm_free(st->cursor);
     dm_free(st->path);
     dm_free(st);
@@ -351,6 +361,64 @@ static dm_status need_run(dm_state *st, dm_error *err)
     return DM_OK;
 }
 
+static void unlock_source(dm_state *st)
+{
+    if (!st->locked)
+        return;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = st->lock_at;
+    fl.l_len = 1;
+    fcntl(st->lock_fd, F_OFD_SETLK, &fl);
+    st->locked = 0;
+}
+
+/*
+ * lock_source() takes the source's lock: one byte of PATH.lock, at an
+ * offset made from the source key (two keys sharing a byte only make two
+ * runs wait for each other), locked with an open file description lock,
+ * which conflicts with every other open of the file, in this process too,
+ * and goes when the process dies.  A handle holds one source's lock.
+ */
+static dm_status lock_source(dm_state *st, const char *source, dm_error *err)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)source; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    off_t at = (off_t)(h % 1000003u);
+    if (st->locked && st->lock_at == at)
+        return DM_OK;
+    char lpath[4096];
+    if (snprintf(lpath, sizeof lpath, "%s.lock", st->path) >= (int)sizeof lpath)
+        return dm_error_set(err, DM_EINVAL, st->path, 0, 0, "the path is too long");
+    if (st->lock_fd < 0) {
+        st->lock_fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (st->lock_fd < 0)
+            return dm_error_set(err, DM_EIO, lpath, 0, 0, "cannot open the lock file: %s",
+                                strerror(errno));
+    }
+    unlock_source(st); /* the handle moves on to another source */
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = at;
+    fl.l_len = 1;
+    if (fcntl(st->lock_fd, F_OFD_SETLK, &fl) != 0) {
+        if (errno == EAGAIN || errno == EACCES)
+            return dm_error_set(err, DM_EBUSY, st->path, 0, 0,
+                                "another doorman run is reading %.80s with this state database; "
+                                "try again when it has ended",
+                                source);
+        return dm_error_set(err, DM_EIO, lpath, 0, 0, "cannot lock: %s", strerror(errno));
+    }
+    st->locked = 1;
+    st->lock_at = at;
+    return DM_OK;
+}
+
 DM_API dm_status dm_state_begin_run(dm_state *st, const char *source, const char **cursor,
                                     int64_t *uidvalidity, dm_error *err)
 {
@@ -360,6 +428,8 @@ DM_API dm_status dm_state_begin_run(dm_state *st, const char *source, const char
     if ((rc = check_len(st, source, DM_STATE_MAX_KEY, "a source key", err)) != DM_OK)
         return rc;
     st->source_id = 0;
+    if ((rc = lock_source(st, source, err)) != DM_OK)
+        return rc;
     dm_free(st->cursor);
     st->cursor = NULL;
     if ((rc = exec(st, "BEGIN IMMEDIATE", err)) != DM_OK)
@@ -523,10 +593,12 @@ DM_API dm_status dm_state_commit_run(dm_state *st, const char *new_cursor, int64
         goto out;
     rc = exec(st, "COMMIT", err);
 out:
-    if (rc != DM_OK)
+    if (rc != DM_OK) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    else
-        st->source_id = 0; /* the run is over */
+    } else {
+        st->source_id = 0; /* the run is over: another may begin */
+        unlock_source(st);
+    }
     return rc;
 }
 

@@ -31,6 +31,8 @@ export XDG_CACHE_HOME=$tmp/cache
 # database.  With DM_E2E_FRESH_STATE=1, `run` starts each run from an empty one
 # (the scripts that check what one run of a URL gives, every time).
 export XDG_STATE_HOME=$tmp/state
+# the config file (credentials for URLs) and the user's rules: never the user's own
+export XDG_CONFIG_HOME=$tmp/config
 failures=0
 code=0
 

@@ -14,6 +14,17 @@ else
     ok "lint: $(cat "$tmp/lint.out")"
 fi
 
+# one file of the shipped folder: read once, with its folder, not reported as duplicates
+run lint_one rules lint "$src/rules/pitches.rules"
+expect_code lint_one 0
+if grep -q "duplicate" "$tmp/lint_one.err"; then
+    fail "lint_one: duplicates reported: $(head -3 "$tmp/lint_one.err")"
+else
+    ok "lint_one: no duplicates"
+fi
+cmp -s "$tmp/lint.out" "$tmp/lint_one.out" && ok "lint_one: the same summary as the folder" ||
+    fail "lint_one: $(cat "$tmp/lint_one.out"), the folder: $(cat "$tmp/lint.out")"
+
 run test rules test "$src/rules/"
 expect_code test 0
 read -r passed _ failed _ <"$tmp/test.out"

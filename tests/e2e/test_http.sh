@@ -2,14 +2,16 @@
 # test_http.sh DOORMAN SOURCE_DIR: `doorman triage http://...` against the
 # test server tests/http/server.py on loopback (started here, stopped on
 # exit even when a check fails): doorman's own schema, mappings and their
-# pagination, the fault modes (429 + Retry-After, 500 then success, a slow
-# answer, cut bodies, invalid JSON, a redirect loop, a body over the limit,
-# a wrong content type), credentials, 5,000 items over 50 pages, and TLS
-# with a CA made here.
+# pagination (own-schema pages with a next URL in the body too), the fault
+# modes (429 + Retry-After in seconds and as a date, 500 then success, the
+# retry_total_ms cap, a slow answer, cut bodies, invalid JSON, a redirect
+# loop, a body over the limit, a wrong content type), credentials, the
+# "since" cursor kept in the state database across runs, 5,000 items over
+# 50 pages, and TLS with a CA made here.
 . "$(dirname "$0")/lib.sh"
 # every run as the first: what the state database changes is test_state_cli.sh's
 DM_E2E_FRESH_STATE=1
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
+command -v python3 >/dev/null || { echo "FAIL: python3 is needed (.ci/run installs it)"; exit 1; }
 cd "$tmp" || exit 1
 # loopback only: never through a proxy from the environment
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
@@ -30,7 +32,7 @@ start_server() {
     cat "$pf.log"
     exit 1
 }
-start_server "$tmp/port"
+start_server "$tmp/port" --log "$tmp/requests"
 base=http://127.0.0.1:$(cat "$tmp/port")
 
 # Short delays and limits, so the fault modes take well under a second each.
@@ -136,6 +138,54 @@ expect_code partial 3
 expect_lines partial 3
 expect_err partial "$base/invalid: error: page 2: invalid JSON at line 1, column"
 
+# doorman's own schema with the next page's URL in the body: {"records": [...], "next": URL}
+printf '{"next": {"type": "body", "pointer": "/next"}}\n' >ownbody.json
+run ownbody triage "$base/ownbody#mapping=$tmp/ownbody.json" --format jsonl
+expect_code ownbody 0
+expect_lines ownbody 3
+expect_out ownbody '"id":"own-3"'
+expect_out ownbody "\"source\":\"$base/ownbody?page=3#0\""
+# JSONL is no one JSON document: it cannot hold the next URL
+run ownbody_jsonl triage "$base/own.jsonl#mapping=$tmp/ownbody.json"
+expect_code ownbody_jsonl 3
+expect_err ownbody_jsonl "$base/own.jsonl: page 1: the page is not one JSON document ("
+expect_err ownbody_jsonl "next.type \"body\" needs {\"records\": [...], ...} or an array, not JSONL"
+
+# ---- "since": a later run asks only for what came after the greatest value seen
+python3 - "$src/examples/mappings/linkedin-unofficial.json" >since.json <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+del m["auth"]
+m["next"] = {"type": "offset", "param": "start", "limit_param": "count", "limit": 2}
+m["since"] = {"pointer": "/invitation/sentTime", "param": "createdAfter"}
+m["total"] = "/paging/total"
+print(json.dumps(m))
+PY
+: >"$tmp/requests"
+run since1 triage "$base/since#mapping=$tmp/since.json" --state "$tmp/since.db" --format jsonl
+expect_code since1 0
+expect_lines since1 6
+if grep -q createdAfter "$tmp/requests"; then fail "since1: the first run sent createdAfter"; cat "$tmp/requests"; else ok "since1: no createdAfter"; fi
+: >"$tmp/requests"
+run since2 triage "$base/since#mapping=$tmp/since.json" --state "$tmp/since.db" --format jsonl
+expect_code since2 0
+expect_lines since2 0
+# 1770893340000: the sentTime of the last of the 6 items
+if [ "$(head -n1 "$tmp/requests")" = "/since?start=0&count=2&createdAfter=1770893340000" ]; then
+    ok "since2: asked for createdAfter=1770893340000"
+else
+    fail "since2: requests were:"; cat "$tmp/requests"
+fi
+# nothing new came: the cursor stays for the run after
+: >"$tmp/requests"
+run since3 triage "$base/since#mapping=$tmp/since.json" --state "$tmp/since.db" --format jsonl
+expect_code since3 0
+if [ "$(head -n1 "$tmp/requests")" = "/since?start=0&count=2&createdAfter=1770893340000" ]; then
+    ok "since3: the cursor was kept"
+else
+    fail "since3: requests were:"; cat "$tmp/requests"
+fi
+
 # ---- fault modes
 t0=$(date +%s%N)
 run r429 triage "$base/r429/a$fast" --format jsonl
@@ -143,6 +193,29 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 expect_code r429 0
 expect_lines r429 3
 if [ "$ms" -ge 1000 ]; then ok "r429: waited ${ms} ms (Retry-After: 1)"; else fail "r429: waited only ${ms} ms"; fi
+
+# Retry-After as an HTTP-date 3 s ahead (whole seconds): a wait of 2 to 3 s
+cat >slowok.json <<'JSON'
+{"http": {"retries": 2, "retry_base_ms": 20, "retry_max_ms": 10000}}
+JSON
+t0=$(date +%s%N)
+run rdate triage "$base/rdate/a#mapping=$tmp/slowok.json" --format jsonl
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_code rdate 0
+expect_lines rdate 3
+if [ "$ms" -ge 1800 ] && [ "$ms" -lt 4500 ]; then ok "rdate: waited ${ms} ms (Retry-After: a date)"; else fail "rdate: waited ${ms} ms, want 2000 to 3000"; fi
+
+# retry_total_ms: many retries allowed, but not more than 1.5 s of them
+cat >capped.json <<'JSON'
+{"http": {"retries": 100, "retry_base_ms": 200, "retry_max_ms": 400, "retry_total_ms": 1500}}
+JSON
+t0=$(date +%s%N)
+run capped triage "$base/always500#mapping=$tmp/capped.json"
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_code capped 3
+expect_err capped "$base/always500: page 1: HTTP status 500 (gave up after "
+expect_err capped " attempts in 1."
+if [ "$ms" -lt 3000 ]; then ok "capped: gave up after ${ms} ms"; else fail "capped: took ${ms} ms"; fi
 
 run r500 triage "$base/r500/a$fast" --format jsonl
 expect_code r500 0
@@ -269,8 +342,15 @@ if command -v openssl >/dev/null; then
     expect_code tls_noca 3
     expect_err tls_noca "$tbase/own.jsonl: page 1:"
     expect_err tls_noca "certificate"
+    # --cacert on the command line: for a URL in doorman's own schema (no mapping)
+    run tls_cli triage "$tbase/own.jsonl" --cacert "$tmp/ca.pem" --format jsonl
+    expect_code tls_cli 0
+    expect_lines tls_cli 3
+    run tls_cli_bad triage "$tbase/own.jsonl#mapping=$tmp/noretry.json" --cacert "$tmp/srv.key"
+    expect_code tls_cli_bad 3
+    expect_err tls_cli_bad "$tbase/own.jsonl: page 1:"
 else
-    echo "SKIP: no openssl, TLS not tested"
+    fail "openssl is needed for the TLS checks (.ci/run installs it)"
 fi
 
 finish

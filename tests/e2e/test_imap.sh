@@ -50,6 +50,10 @@ start_dovecot() {
     tlsport=$(free_port)
     sed -e "s|@DIR@|$D|g" -e "s|@PORT@|$port|g" -e "s|@TLSPORT@|$tlsport|g" \
         "$src/tests/imap/dovecot.conf.in" >"$D/dovecot.conf"
+    # imap_caps: what the server says it can do after the login (to hide MOVE)
+    if [ -n "${imap_caps:-}" ]; then
+        printf 'protocol imap {\n  imap_capability = %s\n}\n' "$imap_caps" >>"$D/dovecot.conf"
+    fi
     dovecot -c "$D/dovecot.conf" -F >>"$D/dovecot.out" 2>&1 &
     dpid=$!
     for i in $(seq 1 100); do
@@ -99,7 +103,22 @@ while read -r f; do
     case $f in '#'* | '') continue ;; esac
     deliver "$src/tests/data/$f"
 done <"$src/tests/imap/inbox.list"
+# for --flag-declined and --move-declined: a folder "Mark" to triage (Maildir++:
+# ".Mark"; UID 1 and 3 declined, 2 accepted, 4 for review, 5 not searched)
+# and folders to move to, one with a space in its name; no "Nope"
+for f in Mark Declined "Not now"; do
+    mkdir -p "$D/mail/testuser/.$f/cur" "$D/mail/testuser/.$f/new" "$D/mail/testuser/.$f/tmp"
+done
+i=0
+for f in mail-filter/pitch-invitation.eml mail-filter/personal-invitation.eml \
+    mail-filter/pitch-invitation.eml mail-filter/no-note-invitation.eml mail-filter/ordinary.eml; do
+    i=$((i + 1))
+    cp "$src/tests/data/$f" "$D/mail/testuser/.Mark/new/$((1700000000 + i)).M${i}P2.doorman-test"
+done
 chown -R 65534:65534 "$D/mail" "$D/home"
+# a folder Dovecot (uid 65534) can see but not write: a move there is refused
+mkdir -p "$D/mail/testuser/.Locked/cur" "$D/mail/testuser/.Locked/new" \
+    "$D/mail/testuser/.Locked/tmp"
 start_dovecot
 
 export DOORMAN_IMAP_PASSWORD=secret
@@ -200,8 +219,9 @@ unit=$(dirname "$doorman")/tests/test_imap
 if [ ! -x "$unit" ]; then
     fail "cursor: $unit is not built"
 elif DM_TEST_IMAP_URL=$url "$unit" >"$tmp/cursor.out" 2>&1 &&
-    grep -q '^\[  PASSED  \] 2 test(s)' "$tmp/cursor.out"; then
+    grep -q '^\[  PASSED  \] 4 test(s)' "$tmp/cursor.out"; then
     ok "cursor: UIDVALIDITY and last UID, nothing new, the last mail only, a reset, max_message"
+    ok "cursor: the options' password, progress, what marking refuses"
 else
     fail "cursor: test_imap against Dovecot:"
     cat "$tmp/cursor.out"
@@ -281,6 +301,23 @@ else
     cat "$tmp/imaps.out" "$tmp/imaps.err"
 fi
 # the system's CAs do not know the test CA: verification is never off
+# --cacert on the command line, and the password from the config file (no variable)
+mkdir -p "$tmp/cfg"
+printf 'password imaps://testuser@127.0.0.1:%s = secret\n' "$tlsport" >"$tmp/cfg/config"
+chmod 600 "$tmp/cfg/config"
+DOORMAN_IMAP_PASSWORD= run imaps_cli triage "$tls_url" --format jsonl --cacert "$D/tls/ca.crt" \
+    --config "$tmp/cfg/config"
+expect_code imaps_cli 0
+[ "$(summary imaps_cli | wc -l)" = 7 ] && ok "imaps_cli: --cacert and the config's password" ||
+    { fail "imaps_cli: want 7 records"; cat "$tmp/imaps_cli.err"; }
+grep -q secret "$tmp/imaps_cli.err" && fail "imaps_cli: the password was printed"
+# the config's password is used first: a wrong one there fails, though the variable is right
+printf 'password imaps://testuser@127.0.0.1:%s/INBOX = wrong\n' "$tlsport" >"$tmp/cfg/wrong"
+chmod 600 "$tmp/cfg/wrong"
+run imaps_wrong triage "$tls_url" --format jsonl --cacert "$D/tls/ca.crt" --config "$tmp/cfg/wrong"
+expect_code imaps_wrong 3
+grep -q wrong "$tmp/imaps_wrong.err" && fail "imaps_wrong: the password was printed" ||
+    ok "imaps_wrong: refused, the password not printed"
 run imaps_noca triage "$tls_url"
 expect_code imaps_noca 3
 expect_err imaps_noca "imaps://127.0.0.1:$tlsport/INBOX: IMAP EXAMINE failed: SSL certificate problem"
@@ -312,20 +349,40 @@ run st1 triage "$url" --format jsonl
 expect_code st1 0
 n1=$(wc -l <"$tmp/st1.out")
 [ "$n1" -gt 0 ] && ok "st1: $n1 records" || { fail "st1: no records"; cat "$tmp/st1.err"; }
+# the stored cursor (uidvalidity:V last_uid:N) bounds the search: the old mails
+# are not even fetched, so nothing is "triaged before, skipped"
 run st2 triage "$url" --format jsonl
 expect_code st2 0
 [ ! -s "$tmp/st2.out" ] && ok "st2: nothing new" || { fail "st2: records again:"; summary st2; }
-expect_err st2 "$n1 records triaged before, skipped"
+[ ! -s "$tmp/st2.err" ] && ok "st2: no mail fetched again (nothing skipped)" ||
+    { fail "st2: stderr:"; cat "$tmp/st2.err"; }
 last=$(summary st1 | sort -n | tail -1 | cut -d' ' -f1)
 deliver "$src/tests/data/mail/linkedin/invitation-stock.eml"
-run st3 triage "$url" --format jsonl
+# with stderr on a terminal: the progress line counts the mails the search
+# found from the cursor on: the new one alone
+python3 "$src/tests/e2e/pty-stderr.py" "$tmp/st3.out" "$tmp/st3.tty" \
+    env NO_COLOR=1 "$doorman" triage "$url" --format jsonl
+echo $? >"$tmp/st3.code"
 expect_code st3 0
 if [ "$(summary st3)" = "$((last + 1)) invitation review" ]; then
     ok "st3: only the new mail (UID $((last + 1)))"
 else
     fail "st3: want only UID $((last + 1)):"
-    cat "$tmp/st3.out" "$tmp/st3.err"
+    cat "$tmp/st3.out" "$tmp/st3.tty"
 fi
+tr '\r' '\n' <"$tmp/st3.tty" | sed 's/\x1b\[K//g' >"$tmp/st3.lines"
+if grep -qE "^doorman: .*INBOX: 1/1 mails, [01] records?" "$tmp/st3.lines" &&
+    ! grep -qE "/$((last + 1)) mails" "$tmp/st3.lines"; then
+    ok "st3: the search from the cursor found 1 mail (progress: 1/1 mails)"
+else
+    fail "st3: progress lines:"
+    cat "$tmp/st3.lines"
+fi
+grep -q 'Sanitizer\|runtime error' "$tmp/st3.tty" && fail "st3: sanitizer report"
+# --all: no cursor, every mail fetched again
+run st_all triage "$url" --format jsonl --all
+[ "$(wc -l <"$tmp/st_all.out")" = $((n1 + 1)) ] && ok "st_all: --all fetches all $((n1 + 1))" ||
+    { fail "st_all: want $((n1 + 1)) records"; cat "$tmp/st_all.err"; }
 run st_hist history --source "$url" --format jsonl
 [ "$(wc -l <"$tmp/st_hist.out")" = $((n1 + 1)) ] && ok "st_hist: $((n1 + 1)) records" ||
     { fail "st_hist: want $((n1 + 1)) records"; cat "$tmp/st_hist.out"; }
@@ -342,6 +399,160 @@ expect_err st4 "UIDVALIDITY changed"
 run st5 triage "$url" --format jsonl
 [ ! -s "$tmp/st5.out" ] && ok "st5: nothing new after the reset" || fail "st5: records again"
 DM_E2E_FRESH_STATE=1
+
+# ---- flagging and moving declined mails (--flag-declined, --move-declined) ----------
+# checked from the server's side with curl, and in the Maildirs on disk
+imapc() { # imapc FOLDER COMMAND: the untagged answer, without CRs
+    curl -s --max-time 20 -u testuser:secret "imap://127.0.0.1:$port/$1" -X "$2" | tr -d '\r'
+}
+# flags_of FOLDER: "UID:FLAGS" a line for each mail (\Recent left out: it
+# belongs to whichever session looks first)
+flags_of() {
+    local line u f
+    imapc "$1" 'UID FETCH 1:* (FLAGS)' | while IFS= read -r line; do
+        case $line in '* '*' FETCH '*) ;; *) continue ;; esac
+        u=$(printf '%s\n' "$line" | sed -nE 's/.*UID ([0-9]+).*/\1/p')
+        f=$(printf '%s\n' "$line" | sed -nE 's/.*FLAGS \(([^)]*)\).*/\1/p' |
+            sed -E 's/\\Recent ?//; s/ $//')
+        echo "$u:$f"
+    done | sort -n | tr '\n' ' '
+}
+expect_flags() { # expect_flags NAME FOLDER WANT
+    local got
+    got=$(flags_of "$2")
+    if [ "$got" = "$3" ]; then
+        ok "$1: flags in $2: $3"
+    else
+        fail "$1: flags in $2: want '$3', got '$got'"
+    fi
+}
+# files_in FOLDER: how many mails a Maildir++ folder (".NAME") holds on disk
+files_in() { find "$D/mail/testuser/$1/cur" "$D/mail/testuser/$1/new" -type f | wc -l; }
+murl="imap://testuser@127.0.0.1:$port/Mark"
+mhost="imap://127.0.0.1:$port/Mark"
+imapc Mark 'UID STORE 3 +FLAGS (\Seen)' >/dev/null
+expect_flags mark_before Mark '1: 2: 3:\Seen 4: 5: '
+
+# the options apply to IMAP sources only
+run mark_nonimap triage --move-declined Declined "$src/examples/export"
+expect_code mark_nonimap 2
+expect_err mark_nonimap "--move-declined applies to imap:// and imaps:// sources only"
+run mark_nonimap2 triage "$src/examples/export" --flag-declined '$Declined'
+expect_code mark_nonimap2 2
+expect_err mark_nonimap2 "--flag-declined applies to imap:// and imaps:// sources only"
+# a bad flag, a missing folder, the folder read: refused before any mail is read
+run mark_badflag triage "$murl" --flag-declined 'bad flag' --format jsonl
+expect_code mark_badflag 3
+expect_err mark_badflag "$mhost: error: \"bad flag\" is not an IMAP flag"
+run mark_nofolder triage "$murl" --move-declined Nope --format jsonl
+expect_code mark_nofolder 3
+expect_err mark_nofolder "$mhost: error: folder \"Nope\" does not exist on 127.0.0.1:$port; create it first"
+run mark_self triage "$murl" --move-declined Mark --format jsonl
+expect_code mark_self 3
+expect_err mark_self "the folder to move to, \"Mark\", is the folder being read"
+if [ -s "$tmp/mark_badflag.out" ] || [ -s "$tmp/mark_nofolder.out" ] || [ -s "$tmp/mark_self.out" ]; then
+    fail "mark refusals: records were written"
+else
+    ok "mark refusals: no record written"
+fi
+expect_flags mark_refused Mark '1: 2: 3:\Seen 4: 5: '
+[ "$(files_in .Mark)" = 5 ] && ok "mark refusals: the 5 mails are still in Mark" ||
+    fail "mark refusals: mails left Mark: $(ls "$D/mail/testuser/.Mark/"*)"
+
+# --flag-declined: the declined mails get the keyword, shown or not (--only);
+# the others, and the unseen state of all, stay as they were
+run mark_flag triage "$murl" --flag-declined '$Declined' --only accept --format jsonl
+expect_code mark_flag 0
+expect_summary mark_flag "2 invitation accept"
+expect_flags mark_flag Mark '1:$Declined 2: 3:\Seen $Declined 4: 5: '
+if grep -qx '[0-9]* \$Declined' "$D/mail/testuser/.Mark/dovecot-keywords" &&
+    [ "$(ls "$D/mail/testuser/.Mark/cur" | grep -c ':2,[A-Z]*a[a-z]*$')" = 2 ]; then
+    ok "mark_flag: Dovecot keeps the keyword on 2 files (dovecot-keywords, the file names)"
+else
+    fail "mark_flag: want \$Declined in dovecot-keywords and on 2 files:"
+    cat "$D/mail/testuser/.Mark/dovecot-keywords"
+    ls "$D/mail/testuser/.Mark/cur"
+fi
+
+# a move the server refuses: named, that source stops after the record it
+# wrote (UID 1), exit 3; nothing moved
+run mark_nomove triage "$murl" --move-declined Locked --format jsonl
+expect_code mark_nomove 3
+expect_err mark_nomove "$mhost: error: the server refused to move the mail (UID 1): UID MOVE 1 \"Locked\""
+expect_summary mark_nomove "1 invitation decline"
+expect_flags mark_nomove Mark '1:$Declined 2: 3:\Seen $Declined 4: 5: '
+[ "$(files_in .Mark)" = 5 ] && [ "$(files_in .Locked)" = 0 ] &&
+    ok "mark_nomove: nothing moved" || fail "mark_nomove: mails moved: $(ls -R "$D/mail/testuser/.Locked")"
+
+# --move-declined: the declined mails (output written first) end up in Declined
+# with their flags, unseen or seen as they were; the others stay
+run mark_move triage "$murl" --move-declined Declined --format jsonl
+expect_code mark_move 0
+expect_summary mark_move "1 invitation decline
+2 invitation accept
+3 invitation decline
+4 invitation review"
+expect_flags mark_move Mark '2: 4: 5: '
+expect_flags mark_move Declined '1:$Declined 2:\Seen $Declined '
+d_files=$(files_in .Declined)
+d_seen=$(ls "$D/mail/testuser/.Declined/cur" | grep -c ':2,[A-Z]*S')
+d_pitch=$(grep -l '^From: Rhett Calloway' "$D/mail/testuser/.Declined/cur/"* \
+    "$D/mail/testuser/.Declined/new/"* 2>/dev/null | wc -l)
+if [ "$d_files" = 2 ] && [ "$d_seen" = 1 ] && [ "$d_pitch" = 2 ] && [ "$(files_in .Mark)" = 3 ]; then
+    ok "mark_move: on disk, Declined holds the 2 pitches (1 seen), Mark the 3 others"
+else
+    fail "mark_move: on disk: $d_files files in Declined ($d_seen seen, $d_pitch pitches):"
+    ls -R "$D/mail/testuser/.Declined" "$D/mail/testuser/.Mark"
+fi
+
+# both at once, to a folder whose name needs quoting
+run mark_both triage "imap://testuser@127.0.0.1:$port/Declined" --flag-declined '\Flagged' \
+    --move-declined 'Not now' --format jsonl
+expect_code mark_both 0
+expect_summary mark_both "1 invitation decline
+2 invitation decline"
+expect_flags mark_both Declined ''
+expect_flags mark_both 'Not%20now' '1:\Flagged $Declined 2:\Flagged \Seen $Declined '
+if [ "$(ls "$D/mail/testuser/.Not now/cur" | grep -c ':2,F[A-Z]*a')" = 2 ]; then
+    ok "mark_both: on disk, both mails in \"Not now\", flagged"
+else
+    fail "mark_both: want 2 flagged files in .Not now:"
+    ls -R "$D/mail/testuser/.Not now"
+fi
+
+# without MOVE (hidden from CAPABILITY): UID COPY, +FLAGS \Deleted, UID EXPUNGE
+caps=$(imapc '' CAPABILITY | sed -n 's/^\* CAPABILITY //p')
+# with neither MOVE nor UIDPLUS, moving is refused before any mail is read
+stop_dovecot
+imap_caps=$(printf '%s\n' "$caps" | tr ' ' '\n' | grep -vx -e MOVE -e UIDPLUS | tr '\n' ' ')
+keep_port=$port start_dovecot
+run mark_nocaps triage "imap://testuser@127.0.0.1:$port/Not%20now" --move-declined Declined
+expect_code mark_nocaps 3
+expect_err mark_nocaps "the server can neither MOVE nor UID EXPUNGE (UIDPLUS)"
+[ ! -s "$tmp/mark_nocaps.out" ] && [ "$(files_in '.Not now')" = 2 ] &&
+    ok "mark_nocaps: nothing written, nothing moved" || fail "mark_nocaps: something moved"
+stop_dovecot
+imap_caps=$(printf '%s\n' "$caps" | tr ' ' '\n' | grep -vx MOVE | tr '\n' ' ')
+keep_port=$port start_dovecot
+if imapc '' CAPABILITY | grep -q '^\* CAPABILITY .*UIDPLUS' &&
+    ! imapc '' CAPABILITY | grep -qw MOVE; then
+    ok "nomove: the server offers UIDPLUS, not MOVE"
+else
+    fail "nomove: the server still says MOVE, or not UIDPLUS: $(imapc '' CAPABILITY)"
+fi
+run mark_copy triage "imap://testuser@127.0.0.1:$port/Not%20now" --move-declined Declined \
+    --format jsonl
+expect_code mark_copy 0
+expect_summary mark_copy "1 invitation decline
+2 invitation decline"
+expect_flags mark_copy 'Not%20now' ''
+expect_flags mark_copy Declined '3:\Flagged $Declined 4:\Flagged \Seen $Declined '
+[ "$(files_in '.Not now')" = 0 ] && [ "$(files_in .Declined)" = 2 ] &&
+    ok "mark_copy: on disk, the 2 mails are back in Declined, none left behind" ||
+    fail "mark_copy: on disk: $(ls -R "$D/mail/testuser/.Not now" "$D/mail/testuser/.Declined")"
+stop_dovecot
+imap_caps=
+keep_port=$port start_dovecot
 
 # last: Dovecot slows down logins from an address after a failed one
 DOORMAN_IMAP_PASSWORD=wrong run badpw triage "$url"

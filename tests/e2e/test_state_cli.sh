@@ -6,7 +6,7 @@
 # between runs is the only one triaged, --all triages everything again, files
 # are not tracked, and `doorman history` lists and filters what was seen.
 . "$(dirname "$0")/lib.sh"
-command -v python3 >/dev/null || { echo "SKIP: no python3"; exit 0; }
+command -v python3 >/dev/null || { echo "FAIL: python3 is needed (.ci/run installs it)"; exit 1; }
 cd "$tmp" || exit 1
 export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
 # never the user's own state database (lib.sh sets it too)
@@ -143,6 +143,119 @@ run refused triage "$base/own.jsonl" --format jsonl --state "$tmp/other/state.db
 expect_code refused 3
 expect_err refused "chmod 600"
 expect_lines refused 0
+
+# ---- two runs at once on one source: the second is refused at once, with
+# a clear message, and triages nothing; another source runs beside it
+"$doorman" triage "$base/slow" --format jsonl --state "$tmp/lock.db" >"$tmp/lock1.out" 2>"$tmp/lock1.err" &
+lpid=$!
+sleep 1
+run lock2 triage "$base/slow" --format jsonl --state "$tmp/lock.db"
+expect_code lock2 3
+expect_err lock2 "another doorman run is reading $base/slow with this state database"
+expect_lines lock2 0
+run lock3 triage "$base/own.jsonl" --format jsonl --state "$tmp/lock.db"
+expect_code lock3 0
+expect_lines lock3 3
+wait "$lpid"
+lcode=$?
+n=$(wc -l <"$tmp/lock1.out")
+[ "$lcode" -eq 0 ] && [ "$n" -eq 3 ] && ok "lock1: the first run went on: 3 records" ||
+    { fail "lock1: exit $lcode, $n records"; cat "$tmp/lock1.err"; }
+# the lock goes with its process, even a killed one
+"$doorman" triage "$base/slow" --format jsonl --state "$tmp/lock.db" >/dev/null 2>&1 &
+lpid=$!
+sleep 1
+kill -KILL "$lpid"
+wait "$lpid" 2>/dev/null
+run lock4 triage "$base/slow" --format jsonl --state "$tmp/lock.db" --all
+expect_code lock4 0
+expect_lines lock4 3
+# one source twice on one command line: said as such
+run twice triage "$base/own.jsonl" "$base/own.jsonl" --state "$tmp/twice.db"
+expect_code twice 2
+expect_err twice "given twice"
+
+# ---- credentials from the config file (docs/sources.md, "Credentials")
+mkdir -p cfg
+printf 'token %s/auth = s3cret-token\n' "$base" >cfg/config
+chmod 600 cfg/config
+run token triage "$base/auth" --format jsonl --state "$tmp/cred.db" --config cfg/config
+expect_code token 0
+expect_lines token 3
+if grep -q s3cret "$tmp/token.err" "$tmp/token.out"; then fail "token: the secret was printed"; else ok "token: the secret is not printed"; fi
+# the default config file, $XDG_CONFIG_HOME/doorman/config
+mkdir -p xdgc/doorman
+cp cfg/config xdgc/doorman/config
+XDG_CONFIG_HOME=$tmp/xdgc run token_default triage "$base/auth" --format jsonl --state "$tmp/cred.db" --all
+expect_lines token_default 3
+# a line for another URL, or no config: the server refuses (401)
+printf 'token %s/authx = s3cret-token\n' "$base" >cfg/other
+chmod 600 cfg/other
+run token_other triage "$base/auth" --format jsonl --state "$tmp/cred.db" --config cfg/other --all
+expect_code token_other 3
+expect_err token_other "HTTP status 401"
+# from an environment variable the config names
+printf 'token-env %s/ = MY_API_TOKEN\n' "$base" >cfg/env
+chmod 644 cfg/env # no secret in it: others may read it
+MY_API_TOKEN=s3cret-token run token_env triage "$base/auth" --format jsonl --state "$tmp/cred.db" --config cfg/env --all
+expect_code token_env 0
+expect_lines token_env 3
+run token_env_unset triage "$base/auth" --format jsonl --state "$tmp/cred.db" --config cfg/env --all
+expect_code token_env_unset 3
+expect_err token_env_unset "cfg/env:1:1: the environment variable MY_API_TOKEN (token-env) is not set"
+# a config file holding a secret that others may read is refused, naming the line
+printf '# mine\ntoken %s/auth = s3cret-token\n' "$base" >cfg/open
+chmod 644 cfg/open
+run token_open triage "$base/auth" --format jsonl --state "$tmp/cred.db" --config cfg/open --all
+expect_code token_open 3
+expect_err token_open "cfg/open:2:1: error: this line holds a secret, but others may read the file (mode 0644); refusing it (chmod 600 it)"
+expect_lines token_open 0
+run config_missing triage "$base/auth" --state "$tmp/cred.db" --config cfg/none
+expect_code config_missing 3
+expect_err config_missing "cfg/none"
+printf 'token %s/auth s3cret-token\n' "$base" >cfg/bad
+chmod 600 cfg/bad
+run config_bad triage "$base/auth" --state "$tmp/cred.db" --config cfg/bad
+expect_code config_bad 3
+expect_err config_bad "cfg/bad:1:1: error: expected token URL = VALUE"
+# files need no config: a broken one is not read for them
+run config_files triage f.jsonl --format jsonl --config cfg/bad
+expect_code config_files 0
+
+# ---- progress on stderr when it is a terminal; nothing when it is not
+cat >total.json <<'JSON'
+{"items": "/elements", "total": "/total",
+ "fields": {"kind": {"value": "invitation"}, "id": "/invitation/entityUrn",
+            "from.name": {"join": ["/invitation/fromMember/firstName", "/invitation/fromMember/lastName"]},
+            "message": "/invitation/message"},
+ "next": {"type": "offset", "param": "start", "limit_param": "count", "limit": 100}}
+JSON
+python3 "$src/tests/e2e/pty-stderr.py" prog.out prog.tty "$doorman" triage "$base/big#mapping=$tmp/total.json" \
+    --format jsonl --state "$tmp/prog.db"
+pcode=$?
+[ "$pcode" -eq 0 ] && ok "progress: exit 0" || { fail "progress: exit $pcode"; cat prog.tty; }
+n=$(wc -l <prog.out)
+[ "$n" -eq 5000 ] && ok "progress: 5,000 records on stdout" || fail "progress: $n records on stdout"
+tr '\r' '\n' <prog.tty | sed 's/\x1b\[K//g' >prog.lines
+for want in "/50 pages" "records/s" "ETA "; do
+    grep -qF -- "$want" prog.lines && ok "progress: the terminal shows '$want'" ||
+        { fail "progress: no '$want' on the terminal:"; head -c 800 prog.lines; }
+done
+grep -qE '^doorman: (http://127\.0\.0\.1|\.\.\.)[^ ]*/big#mapping=[^ ]*total\.json: [0-9]+/50 pages, [0-9]+ records' prog.lines &&
+    ok "progress: a line names the URL, pages and records" ||
+    { fail "progress: no line of the expected form:"; head -c 800 prog.lines; }
+# the line is cleared at the end: the last thing written is the erase
+tail -c 4 prog.tty | od -c | grep -q '\\r 033   \[   K' && ok "progress: cleared at the end" ||
+    { fail "progress: not cleared at the end:"; tail -c 200 prog.tty | od -c | tail -5; }
+grep -q 'Sanitizer\|runtime error' prog.tty && fail "progress: sanitizer report"
+# stderr not a terminal: nothing of it (the run re-reads everything with --all)
+run noprog triage "$base/big#mapping=$tmp/total.json" --format jsonl --state "$tmp/prog.db" --all
+expect_code noprog 0
+[ -s "$tmp/noprog.err" ] && fail "noprog: stderr has: $(head -c 300 "$tmp/noprog.err")" || ok "noprog: nothing on stderr"
+# -q: no progress even on a terminal
+python3 "$src/tests/e2e/pty-stderr.py" progq.out progq.tty "$doorman" triage "$base/big#mapping=$tmp/total.json" \
+    --format jsonl --state "$tmp/prog.db" --all -q
+[ -s progq.tty ] && fail "progress -q: the terminal got: $(head -c 300 progq.tty)" || ok "progress -q: nothing on the terminal"
 
 # ---- killed runs: SIGKILL at random moments, then a run to the end; appended
 # to one file (>>), every one of the 5,000 records comes out exactly once

@@ -27,8 +27,19 @@ Standard library only.  Paths (any query may follow):
   /auth                 /own.jsonl with "Authorization: Bearer s3cret-token", else 401
   /ua                   echoes the User-Agent as a record's message
   /grow/KEY             /own.jsonl's records 1 and 2, then one more each request per KEY
+  /rdate/KEY            429 with Retry-After as an HTTP-date 3 s ahead once per KEY,
+                        then /own.jsonl
+  /ownbody?page=N       doorman's schema, {"records": [...], "next": URL}: 3 pages
+  /since?start=K&count=L[&createdAfter=MS]
+                        the unofficial-client shape by offset/limit, 6 items, sentTime
+                        1770893040000 + i * 60000; createdAfter keeps those after MS
+                        ("ge=1": at or after); "paging": {"total": N}
+  /sincel[?after=ISO]   /own.jsonl, records with sent_at after ISO only
+
+With --log FILE, each request's path and query is appended to FILE, a line each.
 """
 import argparse
+import email.utils
 import json
 import os
 import ssl
@@ -85,6 +96,9 @@ class Handler(BaseHTTPRequestHandler):
         return n == 0
 
     def do_GET(self):
+        if self.server.log:
+            with LOCK, open(self.server.log, "a") as f:
+                f.write(self.path + "\n")
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
         p = u.path
@@ -125,6 +139,29 @@ class Handler(BaseHTTPRequestHandler):
             if self.once(p):
                 return self.send(429, {"error": "slow down"}, headers=[("Retry-After", "1")])
             return self.send(200, jsonl, "application/x-ndjson")
+        if p.startswith("/rdate/"):
+            if self.once(p):
+                when = email.utils.formatdate(time.time() + 3, usegmt=True)
+                return self.send(429, {"error": "later"}, headers=[("Retry-After", when)])
+            return self.send(200, jsonl, "application/x-ndjson")
+        if p == "/ownbody":
+            page = int(q.get("page", "1"))
+            nxt = "/ownbody?page=%d" % (page + 1) if page < 3 else None
+            return self.send(200, {"records": [OWN[page - 1]], "next": nxt})
+        if p == "/since":
+            start, count = int(q.get("start", "0")), int(q.get("count", "100"))
+            after = int(q.get("createdAfter", "0"))
+            ge = q.get("ge") == "1"
+            items = [li_item(i) for i in range(6)]
+            items = [it for it in items if "createdAfter" not in q
+                     or it["invitation"]["sentTime"] > after
+                     or (ge and it["invitation"]["sentTime"] == after)]
+            return self.send(200, {"elements": items[start:start + count],
+                                   "paging": {"total": len(items)}})
+        if p == "/sincel":
+            recs = [r for r in OWN if "after" not in q or r["sent_at"] > q["after"]]
+            return self.send(200, "".join(json.dumps(r) + "\n" for r in recs),
+                             "application/x-ndjson")
         if p.startswith("/r500/"):
             if self.once(p):
                 return self.send(500, {"error": "oops"})
@@ -200,8 +237,10 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--log")
     a = ap.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.log = a.log
     srv.daemon_threads = True
     srv.tls = bool(a.cert)
     if a.cert:

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -179,13 +180,13 @@ static void test_errors(void **state)
     assert_config_error("name = A\nheadline\n", 18, DM_ESYNTAX, 2, 1, "expected KEY = VALUE");
     assert_config_error("name = A\n  colour = green\n", 26, DM_ESYNTAX, 2, 3,
                         "unknown key 'colour' (known: profile, name, headline, industry, "
-                        "company, past-company)");
+                        "company, past-company, password, password-env, token, token-env)");
     assert_config_error("Name = A\n", 9, DM_ESYNTAX, 1, 1,
                         "unknown key 'Name' (known: profile, name, headline, industry, "
-                        "company, past-company)");
+                        "company, past-company, password, password-env, token, token-env)");
     assert_config_error("= A\n", 4, DM_ESYNTAX, 1, 1,
                         "unknown key '' (known: profile, name, headline, industry, company, "
-                        "past-company)");
+                        "past-company, password, password-env, token, token-env)");
     assert_config_error("# ok\n\ncompany =   \n", 19, DM_ESYNTAX, 3, 1, "company has no value");
     assert_config_error("name = A\0B\n", 11, DM_ESYNTAX, 0, 0, "the config file holds a NUL byte");
     assert_config_error("name = Jos\xe9\n", 11, DM_EUTF8, 0, 0, "invalid UTF-8 at byte 11");
@@ -291,12 +292,121 @@ static void test_apply_bad_profile(void **state)
     dm_config_free(cfg);
 }
 
+/* ---- credentials for URL sources ----------------------------------------------- */
+
+/* One source URL and the secret the config gives it (NULL: none). */
+struct cred_case {
+    const char *kind, *url, *want;
+};
+
+static const char cred_text[] =
+    "# secrets\n"
+    "password imaps://me@mail.example.org = correct horse = battery  \n"
+    "password imaps://me@mail.example.org/Work = work-pw\n"
+    "token https://api.example.org/ = tok-root\n"
+    "token https://api.example.org/v2 = tok-v2\n"
+    "token   https://x.example/list?a=b&c=d   =   tok-q\n"
+    "token-env https://env.example = DM_TEST_TOKEN\n"
+    "token https://dup.example = first\n"
+    "token https://dup.example = second\n";
+
+static const struct cred_case cred_cases[] = {
+    {"password", "imaps://me@mail.example.org/INBOX", "correct horse = battery"},
+    {"password", "imaps://me@mail.example.org", "correct horse = battery"},
+    {"password", "imaps://me@mail.example.org/Work", "work-pw"},       /* the longest */
+    {"password", "imaps://me@mail.example.org/Workshop", "correct horse = battery"}, /* a boundary */
+    {"password", "IMAPS://me@MAIL.example.org/INBOX", "correct horse = battery"},
+    {"password", "imaps://you@mail.example.org/INBOX", NULL},
+    {"password", "imaps://me@mail.example.org.evil/INBOX", NULL},
+    {"token", "imaps://me@mail.example.org/INBOX", NULL}, /* another kind */
+    {"password", "https://api.example.org/inv", NULL},
+    {"token", "https://api.example.org/inv?page=2", "tok-root"},
+    {"token", "https://api.example.org/v2/inv", "tok-v2"},
+    {"token", "https://api.example.org/v2", "tok-v2"},
+    {"token", "https://api.example.org/v20/inv", "tok-root"},
+    {"token", "https://api.example.org", NULL}, /* the line's URL is longer */
+    {"token", "https://x.example/list?a=b&c=d&page=3", "tok-q"},
+    {"token", "https://env.example/inv#mapping=m.json", "from-the-env"},
+    {"token", "https://dup.example/x", "second"}, /* of equal ones, the last */
+};
+
+static void test_credentials(void **state)
+{
+    (void)state;
+    const char *path = write_config(cred_text);
+    dm_config *cfg = NULL;
+    dm_error err;
+    memset(&err, 0, sizeof err);
+    /* a file holding secrets that others may read: refused, naming the first such line */
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(dm_config_load(path, &cfg, &err), DM_EFORMAT);
+    assert_null(cfg);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.column, 1);
+    assert_string_equal(err.text, "this line holds a secret, but others may read the file "
+                                  "(mode 0640); refusing it (chmod 600 it)");
+    assert_int_equal(chmod(path, 0600), 0);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(dm_config_load(path, &cfg, &err), DM_OK);
+    assert_int_equal(setenv("DM_TEST_TOKEN", "from-the-env", 1), 0);
+    for (size_t i = 0; i < sizeof cred_cases / sizeof *cred_cases; i++) {
+        const struct cred_case *c = &cred_cases[i];
+        const char *got = (const char *)1;
+        memset(&err, 0, sizeof err);
+        assert_int_equal(dm_config_secret(cfg, c->kind, c->url, &got, &err), DM_OK);
+        if (!c->want && got)
+            fail_msg("case %zu (%s %s): got '%s', want none", i, c->kind, c->url, got);
+        if (c->want && (!got || strcmp(got, c->want) != 0))
+            fail_msg("case %zu (%s %s): got '%s', want '%s'", i, c->kind, c->url,
+                     got ? got : "(none)", c->want);
+    }
+    /* the variable a -env line names is not set: an error naming the line */
+    assert_int_equal(unsetenv("DM_TEST_TOKEN"), 0);
+    const char *got = NULL;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(dm_config_secret(cfg, "token", "https://env.example/", &got, &err), DM_EINVAL);
+    assert_null(got);
+    assert_string_equal(err.source, path);
+    assert_int_equal(err.line, 7);
+    assert_string_equal(err.text, "the environment variable DM_TEST_TOKEN (token-env) is not set");
+    dm_config_free(cfg);
+    /* no config: no secret */
+    got = (const char *)1;
+    assert_int_equal(dm_config_secret(NULL, "token", "https://api.example.org/", &got, NULL), DM_OK);
+    assert_null(got);
+
+    /* -env lines only: the file may be readable */
+    path = write_config("password-env imaps://me@h = PW\n");
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(dm_config_load(path, &cfg, NULL), DM_OK);
+    dm_config_free(cfg);
+}
+
+static void test_credential_errors(void **state)
+{
+    (void)state;
+    assert_config_error("token https://a.example s3cret\n", 31, DM_ESYNTAX, 1, 1,
+                        "expected token URL = VALUE");
+    assert_config_error("name = A\n  password = x\n", 24, DM_ESYNTAX, 2, 3,
+                        "expected password URL = VALUE");
+    assert_config_error("token-env api.example.org = X\n", 30, DM_ESYNTAX, 1, 11,
+                        "expected a URL such as imaps://me@mail.example.com or "
+                        "https://api.example.com/");
+    assert_config_error("token https://a.example =   \n", 29, DM_ESYNTAX, 1, 1, "token has no value");
+    /* a word that only starts like one is an unknown key */
+    assert_config_error("tokens = x\n", 11, DM_ESYNTAX, 1, 1,
+                        "unknown key 'tokens' (known: profile, name, headline, industry, "
+                        "company, past-company, password, password-env, token, token-env)");
+}
+
 /* Every allocation of loading and applying may fail: DM_ENOMEM, nothing leaked. */
 static void test_alloc_failures(void **state)
 {
     (void)state;
     const char *path = write_config("profile = " EXPORT "\nname = G\nheadline = H\n"
-                                    "industry = I\ncompany = C\npast-company = P\n");
+                                    "industry = I\ncompany = C\npast-company = P\n"
+                                    "password imaps://me@h = pw\ntoken-env https://a/ = T\n");
+    assert_int_equal(chmod(path, 0600), 0);
     int failed = 0;
     for (long n = 0;; n++) {
         dm_config *cfg = NULL;
@@ -332,6 +442,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_default_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_bad_profile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credential_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

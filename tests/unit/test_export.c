@@ -45,49 +45,13 @@
 
 #include "core.h"
 #include "testalloc.h"
+#include "testutil.h"
 
 #define CASES DM_TEST_DATA "/export"
 #define PATHMAX 1024
 #define RUN_PATHS 8 /* sources of one run */
 
-/* ---- a string builder that does not go through the library's allocator ---- */
-
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->s = realloc(b->s, cap);
-        assert_non_null(b->s);
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0);
-    char *tmp = malloc((size_t)n + 1);
-    assert_non_null(tmp);
-    va_start(ap, fmt);
-    vsnprintf(tmp, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(b, tmp, (size_t)n);
-    free(tmp);
-}
+/* ---- strings (sbuf: testutil.h) ---- */
 
 /* sb_quote() adds `s` in double quotes, C-escaped, so that line breaks show. */
 static void sb_quote(sbuf *b, const char *s)
@@ -111,11 +75,6 @@ static void sb_quote(sbuf *b, const char *s)
     sb_add(b, "\"", 1);
 }
 
-static void sb_free(sbuf *b)
-{
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
 
 /* sb_replace() replaces every `from` in `b` by `to`. */
 static void sb_replace(sbuf *b, const char *from, const char *to)

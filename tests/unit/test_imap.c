@@ -9,7 +9,10 @@
  * uses: UIDVALIDITY and the last UID, a cursor that finds nothing new, one
  * that finds the last mail only, one of another UIDVALIDITY that reads the
  * whole folder again; a message over max_message, and one expunged after
- * the search, reported and skipped.
+ * the search, reported and skipped; the password of dm_imap_opts (before
+ * $DOORMAN_IMAP_PASSWORD) and the progress callback; what
+ * dm_imap_check_target() and dm_imap_mark() refuse before touching a mail
+ * (the marking itself is checked on the server's side by test_imap.sh).
  * tests/e2e/test_imap.sh runs this binary so against
  * the Dovecot it starts; run alone, these tests are skipped.
  */
@@ -213,8 +216,184 @@ static void expunged(void **state)
     dm_imap_free(im);
 }
 
+/* ---- the password of the options, the progress ------------------------------ */
+
+typedef struct progress_log {
+    size_t calls;
+    uint64_t last_done, last_records, total, records_total;
+    int ordered; /* done and records never went back */
+    char source[256];
+    char unit[16];
+} progress_log;
+
+static void on_progress(void *ud, const dm_progress *p)
+{
+    progress_log *l = ud;
+    if (p->done < l->last_done || p->records < l->last_records)
+        l->ordered = 0;
+    l->calls++;
+    l->last_done = p->done;
+    l->last_records = p->records;
+    l->total = p->total;
+    l->records_total = p->records_total;
+    snprintf(l->source, sizeof l->source, "%s", p->source);
+    snprintf(l->unit, sizeof l->unit, "%s", p->unit);
+}
+
+/* opts.password is used before $DOORMAN_IMAP_PASSWORD (set to a wrong one
+ * here: the login would fail with it) and without it; progress is told of
+ * each mail */
+static void password_and_progress(void **state)
+{
+    (void)state;
+    const char *url = server_url();
+    const char *pw = getenv("DOORMAN_IMAP_PASSWORD");
+    if (!url || !pw || !*pw)
+        fail_msg("needs the Dovecot of tests/e2e/test_imap.sh and its password");
+    char password[128];
+    snprintf(password, sizeof password, "%s", pw);
+    for (int round = 0; round < 2; round++) {
+        if (round == 0)
+            setenv("DOORMAN_IMAP_PASSWORD", "not-the-password", 1);
+        else
+            unsetenv("DOORMAN_IMAP_PASSWORD");
+        progress_log log = {.ordered = 1};
+        dm_imap_opts o = {.timeout = 20,
+                          .password = password,
+                          .progress = on_progress,
+                          .progress_ud = &log,
+                          .progress_name = "the URL as given"};
+        dm_imap *im = NULL;
+        dm_error e;
+        dm_error_clear(&e);
+        dm_status st = dm_imap_open(url, &o, NULL, NULL, &im, &e);
+        if (st != DM_OK)
+            fail_msg("open with opts.password (round %d): %s: %s", round, e.source, e.text);
+        assert_int_equal(log.calls, 0);
+        size_t found = dm_imap_found(im);
+        assert_true(found >= 2);
+        dm_record *rec = NULL;
+        assert_int_equal(dm_record_create(&rec), DM_OK);
+        size_t n = 0;
+        while ((st = dm_imap_next(im, rec, &e)) == DM_OK) {
+            n++;
+            assert_int_equal(log.calls, n);
+            assert_int_equal(log.last_done, n);
+            assert_int_equal(log.last_records, n);
+        }
+        assert_int_equal(st, DM_END);
+        assert_int_equal(n, found);
+        assert_int_equal(log.calls, found);
+        assert_true(log.ordered);
+        assert_int_equal(log.total, found);
+        assert_int_equal(log.records_total, found);
+        assert_string_equal(log.source, "the URL as given");
+        assert_string_equal(log.unit, "mail");
+        dm_record_free(rec);
+        dm_imap_free(im);
+    }
+    setenv("DOORMAN_IMAP_PASSWORD", password, 1);
+}
+
+/* ---- what marking refuses --------------------------------------------------- */
+
+static void assert_error(const dm_error *e, dm_status code, const char *source, const char *text)
+{
+    assert_int_equal(e->code, code);
+    assert_int_equal(e->line, 0);
+    assert_int_equal(e->column, 0);
+    assert_string_equal(e->source, source);
+    if (!strstr(e->text, text))
+        fail_msg("error text \"%s\" lacks \"%s\"", e->text, text);
+}
+
+static void assert_target_refused(dm_imap *im, const char *shown, const char *flag,
+                                  const char *folder, dm_status code, const char *text)
+{
+    dm_error e;
+    dm_error_clear(&e);
+    assert_int_equal(dm_imap_check_target(im, flag, folder, &e), code);
+    assert_error(&e, code, shown, text);
+}
+
+/* the folder shown in errors: the URL without the user */
+static void shown_of(const char *url, char *buf, size_t n)
+{
+    const char *at = strchr(url, '@');
+    const char *sep = strstr(url, "://");
+    snprintf(buf, n, "%.*s%s", (int)(sep - url + 3), url, at ? at + 1 : sep + 3);
+}
+
+/* dm_imap_check_target() and dm_imap_mark() refuse before touching a mail:
+ * a bad flag, a folder that is not there, not ASCII, or the one being read;
+ * a mark before any mail.  The folder "Declined" (test_imap.sh makes it)
+ * passes; so does opening with opts.flag/move_to, and a bad flag there
+ * fails the open. */
+static void mark_refusals(void **state)
+{
+    (void)state;
+    const char *url = server_url();
+    if (!url)
+        fail_msg("needs the Dovecot of tests/e2e/test_imap.sh");
+    char shown[256], host[128];
+    shown_of(url, shown, sizeof shown);
+    const char *h = strstr(shown, "://") + 3;
+    snprintf(host, sizeof host, "%.*s", (int)strcspn(h, "/"), h);
+
+    dm_imap_opts o = {.timeout = 20, .flag = "$Declined", .move_to = "Declined"};
+    dm_imap *im = NULL;
+    dm_error e;
+    dm_error_clear(&e);
+    if (dm_imap_open(url, &o, NULL, NULL, &im, &e) != DM_OK)
+        fail_msg("open with flag and move_to: %s: %s", e.source, e.text);
+
+    assert_int_equal(dm_imap_check_target(im, "\\Flagged", NULL, &e), DM_OK);
+    assert_int_equal(dm_imap_check_target(im, "$Declined", "Declined", &e), DM_OK);
+    assert_int_equal(e.code, DM_OK);
+    assert_target_refused(im, shown, "bad flag", NULL, DM_EINVAL,
+                          "\"bad flag\" is not an IMAP flag: use a keyword such as $Declined");
+    assert_target_refused(im, shown, "(x)", NULL, DM_EINVAL, "is not an IMAP flag");
+    assert_target_refused(im, shown, "a\"b", NULL, DM_EINVAL, "is not an IMAP flag");
+    assert_target_refused(im, shown, "\\Recent", NULL, DM_EINVAL,
+                          "\"\\Recent\" is not a system flag one may set");
+    assert_target_refused(im, shown, "", NULL, DM_EINVAL, "an empty flag name");
+    assert_target_refused(im, shown, "caf\xc3\xa9", NULL, DM_EINVAL,
+                          "a flag name must be printable ASCII");
+    char want[256];
+    snprintf(want, sizeof want, "folder \"No such\" does not exist on %s; create it first", host);
+    assert_target_refused(im, shown, NULL, "No such", DM_ENOENT, want);
+    assert_target_refused(im, shown, NULL,
+                          "D\xc3\xa9"
+                          "clin\xc3\xa9",
+                          DM_EINVAL, "non-ASCII folder names (modified UTF-7) are not supported");
+    assert_target_refused(im, shown, NULL, "INBOX", DM_EINVAL, "is the folder being read");
+    assert_target_refused(im, shown, NULL, "a\r\nLOGOUT", DM_EINVAL, "a control character");
+
+    /* nothing read yet: nothing to mark */
+    dm_error_clear(&e);
+    assert_int_equal(dm_imap_mark(im, "$Declined", NULL, &e), DM_EINVAL);
+    assert_error(&e, DM_EINVAL, shown, "no mail read to mark");
+    dm_imap_free(im);
+
+    /* a bad flag in the options fails the open, before the search */
+    o.flag = "bad flag";
+    im = NULL;
+    dm_error_clear(&e);
+    assert_int_equal(dm_imap_open(url, &o, NULL, NULL, &im, &e), DM_EINVAL);
+    assert_null(im);
+    assert_error(&e, DM_EINVAL, shown, "\"bad flag\" is not an IMAP flag");
+    o.flag = NULL;
+    o.move_to = "Nope";
+    dm_error_clear(&e);
+    assert_int_equal(dm_imap_open(url, &o, NULL, NULL, &im, &e), DM_ENOENT);
+    assert_null(im);
+    snprintf(want, sizeof want, "folder \"Nope\" does not exist on %s; create it first", host);
+    assert_error(&e, DM_ENOENT, shown, want);
+}
+
 /* The server tests need the Dovecot that tests/e2e/test_imap.sh starts: that
- * script runs this binary with DM_TEST_IMAP_URL (cursor, too_large) and then
+ * script runs this binary with DM_TEST_IMAP_URL (cursor, too_large,
+ * password_and_progress, mark_refusals) and then
  * also DM_TEST_IMAP_EXPUNGE_FILE (expunged).  Only the tests whose server is
  * there are registered, so that nothing shows up as skipped. */
 int main(void)
@@ -225,6 +404,8 @@ int main(void)
     const struct CMUnitTest server[] = {
         cmocka_unit_test(cursor),
         cmocka_unit_test(too_large),
+        cmocka_unit_test(password_and_progress),
+        cmocka_unit_test(mark_refusals),
     };
     const struct CMUnitTest gone[] = {
         cmocka_unit_test(expunged),

@@ -38,56 +38,13 @@
 #include "mail/mailbox.h"
 #include "mail/mailint.h"
 #include "testalloc.h"
+#include "testutil.h"
 
 #define CORPUS DM_TEST_DATA "/mail/corpus"
 #define LINKEDIN DM_TEST_DATA "/mail/linkedin"
 #define PATHMAX 4096
 
-/* ---- a string builder that does not go through the library's allocator ---- */
-
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->s = realloc(b->s, cap);
-        assert_non_null(b->s);
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_adds(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    char t[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t, sizeof t, fmt, ap);
-    va_end(ap);
-    assert_true(n >= 0 && (size_t)n < sizeof t);
-    sb_add(b, t, (size_t)n);
-}
-
-static void sb_free(sbuf *b)
-{
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
+/* ---- strings (sbuf: testutil.h) ---- */
 
 static int sb_write(void *ud, const char *buf, size_t len)
 {
@@ -578,6 +535,54 @@ static void test_rewrite_cases(void **state)
             fail_msg("%s: got \"%s\"", c->what, got.s);
     }
     sb_free(&got);
+}
+
+/* The comma that ends a folded line counts too: a line never passes column
+ * 78, as the milter folds them (fold_header).  Each case: the lengths of the
+ * rule names, and the lines the header must be folded into. */
+static void test_rewrite_fold_comma(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len[3];
+        const char *want;
+    } cases[] = {
+        /* 16 + 1 + 61 = 78: fits alone, but not with its comma: after the colon */
+        {{61, 1, 0}, "X-Doorman-Rules:\n %s, B\n"},
+        /* the last name needs no comma: 78 columns exactly */
+        {{1, 58, 0}, "X-Doorman-Rules: A, %s\n"},
+        /* the same with one after it: its comma would be column 79 */
+        {{1, 58, 1}, "X-Doorman-Rules: A,\n %s, C\n"},
+        /* 16 + 1 + 60 + 1 = 78 with its comma */
+        {{60, 1, 0}, "X-Doorman-Rules: %s,\n B\n"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char names[3][80];
+        dm_hit hits[3];
+        size_t n = 0;
+        for (size_t i = 0; i < 3 && cases[c].len[i]; i++, n++) {
+            memset(names[i], 'A' + (int)i, cases[c].len[i]);
+            names[i][cases[c].len[i]] = '\0';
+            hits[i] = (dm_hit){.name = names[i], .score = 1};
+        }
+        dm_result r = result(DM_VERDICT_DECLINE, 3, hits, n);
+        sbuf got = {0};
+        rewrite("Subject: x\n\nbody\n", 17, &r, &got);
+        const char *h = strstr(got.s, "X-Doorman-Rules:");
+        assert_non_null(h);
+        const char *end = strstr(h, "\n\n");
+        assert_non_null(end);
+        char actual[400], want[400];
+        snprintf(actual, sizeof actual, "%.*s", (int)(end - h + 1), h);
+        /* %s: the long name (the first, or the second when the first is "A") */
+        const char *at = strstr(cases[c].want, "%s");
+        assert_non_null(at);
+        snprintf(want, sizeof want, "%.*s%s%s", (int)(at - cases[c].want), cases[c].want,
+                 names[cases[c].len[0] == 1 ? 1 : 0], at + 2);
+        if (strcmp(actual, want) != 0)
+            fail_msg("case %zu: got\n%s\nwant\n%s", c, actual, want);
+        sb_free(&got);
+    }
 }
 
 /* Long rule lists fold before column 78; unfolded, they are the value. */
@@ -1811,6 +1816,7 @@ int main(void)
         cmocka_unit_test(test_threads), /* first: the threads set GMime up */
         cmocka_unit_test(test_header_values),     cmocka_unit_test(test_own_header),
         cmocka_unit_test(test_rewrite_cases),     cmocka_unit_test(test_rewrite_folding),
+        cmocka_unit_test(test_rewrite_fold_comma),
         cmocka_unit_test(test_rewrite_errors),    cmocka_unit_test(test_corpus_rewrite),
         cmocka_unit_test(test_corpus_record),     cmocka_unit_test(test_corpus_fields),
         cmocka_unit_test(test_hostile),           cmocka_unit_test(test_hostile_boundaries),

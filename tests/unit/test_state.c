@@ -610,8 +610,11 @@ static void test_concurrent_writers(void **state)
                 snprintf(src, sizeof src, i % 2 ? "shared" : "own-%d", w);
                 snprintf(id, sizeof id, "w%d-%d", w, i);
                 dm_state_entry e = {.id = id, .verdict = DM_VERDICT_REVIEW, .score = i};
-                ok = dm_state_begin_run(st, src, NULL, NULL, NULL) == DM_OK &&
-                     dm_state_record(st, &e, NULL, NULL) == DM_OK &&
+                /* a run on a source another writer is running waits its turn */
+                dm_status b;
+                while ((b = dm_state_begin_run(st, src, NULL, NULL, NULL)) == DM_EBUSY)
+                    usleep(200);
+                ok = b == DM_OK && dm_state_record(st, &e, NULL, NULL) == DM_OK &&
                      dm_state_deliver(st, id, NULL) == DM_OK &&
                      dm_state_commit_run(st, id, 0, NULL) == DM_OK;
             }
@@ -634,6 +637,71 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(sql_int(path, "SELECT count(*) FROM pragma_integrity_check"
                                    " WHERE integrity_check = 'ok'"),
                      1);
+}
+
+/* ---- two runs on one source at once --------------------------------------------------------- */
+
+static void test_source_lock(void **state)
+{
+    (void)state;
+    const char *path = db_path("state.db");
+    const char *a = "imaps://me@mail.example/INBOX", *b = "https://api.example/inv";
+    dm_state *one = open_ok(path), *two = open_ok(path);
+    dm_error err;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(dm_state_begin_run(one, a, NULL, NULL, NULL), DM_OK);
+    /* the same source from another handle, in this process: refused at once */
+    assert_int_equal(dm_state_begin_run(two, a, NULL, NULL, &err), DM_EBUSY);
+    assert_int_equal(err.code, DM_EBUSY);
+    assert_string_equal(err.source, path);
+    assert_string_equal(err.text, "another doorman run is reading imaps://me@mail.example/INBOX "
+                                  "with this state database; try again when it has ended");
+    /* nothing of the refused run happened */
+    assert_int_equal(sql_int(path, "SELECT runs FROM source WHERE key = 'imaps://me@mail.example/INBOX'"), 1);
+    /* another source beside it */
+    assert_int_equal(dm_state_begin_run(two, b, NULL, NULL, NULL), DM_OK);
+    /* the same handle again (a UIDVALIDITY reset begins anew): its own lock */
+    assert_int_equal(dm_state_begin_run(one, a, NULL, NULL, NULL), DM_OK);
+    /* a committed run lets the next one in */
+    assert_int_equal(dm_state_commit_run(one, "c1", 0, NULL), DM_OK);
+    assert_int_equal(dm_state_begin_run(two, a, NULL, NULL, NULL), DM_OK); /* b's lock let go */
+    assert_int_equal(dm_state_begin_run(one, b, NULL, NULL, NULL), DM_OK);
+    assert_int_equal(dm_state_begin_run(one, a, NULL, NULL, &err), DM_EBUSY);
+    /* closing lets go too */
+    dm_state_close(two);
+    assert_int_equal(dm_state_begin_run(one, a, NULL, NULL, NULL), DM_OK);
+    dm_state_close(one);
+    struct stat sb;
+    char lock[600];
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    assert_int_equal(stat(lock, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* another process holds it, and is killed: the lock goes with it */
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dm_state *st = NULL;
+        int ok = dm_state_open(path, &st, NULL) == DM_OK &&
+                 dm_state_begin_run(st, a, NULL, NULL, NULL) == DM_OK;
+        (void)!write(ready[1], ok ? "y" : "n", 1);
+        pause();
+        _exit(0);
+    }
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    one = open_ok(path);
+    assert_int_equal(dm_state_begin_run(one, a, NULL, NULL, NULL), DM_EBUSY);
+    kill(pid, SIGKILL);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(dm_state_begin_run(one, a, NULL, NULL, NULL), DM_OK);
+    dm_state_close(one);
+    close(ready[0]);
+    close(ready[1]);
 }
 
 /* ---- killed at random moments, then rerun ---------------------------------------------------- */
@@ -841,6 +909,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_and_rerun_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_and_rerun_pipe, setup, teardown),
     };
