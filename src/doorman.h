@@ -685,6 +685,10 @@ typedef enum dm_state_seen_kind {
  */
 DM_API dm_status dm_state_seen(dm_state *st, const char *id, dm_state_seen_kind *out,
                                dm_error *err);
+/* dm_state_seen_verdict() is dm_state_seen() that also gives the verdict
+ * stored for a record staged before (left as it was for DM_STATE_NEW). */
+DM_API dm_status dm_state_seen_verdict(dm_state *st, const char *id, dm_state_seen_kind *out,
+                                       dm_verdict *verdict, dm_error *err);
 
 /* A record as stored; strings are NUL-terminated UTF-8. */
 typedef struct dm_state_entry {

@@ -200,9 +200,9 @@ static int is_imap_source(const char *p)
  * source stops there, as a server that refused once would refuse again.
  */
 static int mark_declined(dm_source *src, const char *name, const char *flag,
-                         const char *folder, const dm_result *res, int *rc)
+                         const char *folder, dm_verdict verdict, int *rc)
 {
-    if ((!flag && !folder) || res->verdict != DM_VERDICT_DECLINE)
+    if ((!flag && !folder) || verdict != DM_VERDICT_DECLINE)
         return 0;
     errno = 0;
     if (fflush(stdout) != 0) {
@@ -634,8 +634,9 @@ int cmd_triage(int argc, char **argv)
                 sdb = NULL; /* nothing to know it by: triaged every time */
             if (sdb) {
                 dm_state_seen_kind kind = DM_STATE_NEW;
+                dm_verdict was = DM_VERDICT_REVIEW;
                 error_clear(&err);
-                if (dm_state_seen(sdb, id, &kind, &err) != DM_OK) {
+                if (dm_state_seen_verdict(sdb, id, &kind, &was, &err) != DM_OK) {
                     error_fill(&err, DM_EIO, state_path);
                     cli_error(&err, "error");
                     rc = EXIT_INTERNAL;
@@ -643,6 +644,12 @@ int cmd_triage(int argc, char **argv)
                 }
                 if (kind == DM_STATE_DELIVERED && !all) {
                     seen_before++;
+                    /* a mail whose record was written as declined, but which is
+                     * still here (a run stopped between writing and marking it):
+                     * marked now, not written again */
+                    if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
+                                                  move_declined, was, &rc) != 0)
+                        break;
                     continue;
                 }
                 if (kind == DM_STATE_PENDING && !all && !ds.quiet)
@@ -721,7 +728,7 @@ int cmd_triage(int argc, char **argv)
                  * between produces the record again (docs/sources.md) */
                 if (imap_src &&
                     mark_declined(srcs[i], argv[optind + i], flag_declined, move_declined,
-                                  &res, &rc) != 0)
+                                  res.verdict, &rc) != 0)
                     break;
                 error_clear(&err);
                 if (written && dm_state_deliver(sdb, id, &err) != DM_OK) {
@@ -734,7 +741,7 @@ int cmd_triage(int argc, char **argv)
             }
             if (!shown) {
                 if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
-                                              move_declined, &res, &rc) != 0)
+                                              move_declined, res.verdict, &rc) != 0)
                     break;
                 continue;
             }
@@ -751,7 +758,7 @@ int cmd_triage(int argc, char **argv)
                 break;
             }
             if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
-                                          move_declined, &res, &rc) != 0)
+                                          move_declined, res.verdict, &rc) != 0)
                 break;
         }
         sum.skipped += dm_source_skipped(srcs[i]);

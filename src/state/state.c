@@ -41,7 +41,7 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_SOURCE_GET] = "SELECT id, cursor, uidvalidity, runs FROM source WHERE key = ?1",
     [Q_SOURCE_ADD] = "INSERT OR IGNORE INTO source(key) VALUES (?1)",
     [Q_SOURCE_RUN] = "UPDATE source SET runs = runs + 1 WHERE id = ?1",
-    [Q_SEEN] = "SELECT delivered, out_path, out_offset, out_len, out_hash FROM record"
+    [Q_SEEN] = "SELECT delivered, out_path, out_offset, out_len, out_hash, verdict FROM record"
                " WHERE source_id = ?1 AND rid = ?2",
     [Q_RECORD] = "INSERT INTO record(source_id, rid, first_seen, verdict, score, rules, run,"
                  " out_path, out_offset, out_len, out_hash)"
@@ -476,6 +476,12 @@ out:
 
 DM_API dm_status dm_state_seen(dm_state *st, const char *id, dm_state_seen_kind *out, dm_error *err)
 {
+    return dm_state_seen_verdict(st, id, out, NULL, err);
+}
+
+DM_API dm_status dm_state_seen_verdict(dm_state *st, const char *id, dm_state_seen_kind *out,
+                                       dm_verdict *verdict, dm_error *err)
+{
     dm_status rc;
     if ((rc = need_run(st, err)) != DM_OK)
         return rc;
@@ -488,6 +494,10 @@ DM_API dm_status dm_state_seen(dm_state *st, const char *id, dm_state_seen_kind 
     int written = 0;
     if (r == SQLITE_ROW) {
         *out = sqlite3_column_int(s, 0) ? DM_STATE_DELIVERED : DM_STATE_PENDING;
+        const char *vt = (const char *)sqlite3_column_text(s, 5);
+        int v = vt ? dm_verdict_lookup(vt) : -1;
+        if (verdict && v >= 0)
+            *verdict = (dm_verdict)v;
         const char *path = (const char *)sqlite3_column_text(s, 1);
         /* a run was killed between writing this output and committing it */
         written = *out == DM_STATE_PENDING && path &&

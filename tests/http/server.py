@@ -122,7 +122,7 @@ class Handler(BaseHTTPRequestHandler):
             page = int(q.get("page", "1"))
             items = [li_item(i) for i in range((page - 1) * 3, page * 3)]
             nxt = "/li?page=%d" % (page + 1) if page < 2 else None
-            return self.send(200, {"elements": items, "paging": {"next": nxt}})
+            return self.send(200, {"elements": items, "paging": {"next": nxt, "total": 6}})
         if p == "/lipartial":  # page 2 is /invalid
             return self.send(200, {"elements": [li_item(i) for i in range(3)],
                                    "paging": {"next": "/invalid"}})

@@ -120,6 +120,7 @@ static void test_unofficial_mapping(void **state)
     assert_string_equal(m->items, "/elements");
     assert_int_equal(m->paging, DM_PAGING_BODY);
     assert_string_equal(m->next_pointer, "/paging/next");
+    assert_string_equal(m->total_pointer, "/paging/total");
     assert_int_equal(m->auth, DM_AUTH_BEARER);
     assert_string_equal(m->auth_env, "DOORMAN_API_TOKEN");
     json_t *item = parse(

@@ -241,9 +241,21 @@ static void test_run_cursor(void **state)
     assert_int_equal(seen(st, "uid:1"), DM_STATE_PENDING);
     assert_int_equal(dm_state_deliver(st, "uid:1", NULL), DM_OK);
     assert_int_equal(seen(st, "uid:1"), DM_STATE_DELIVERED);
+    /* the stored verdict comes with it */
+    dm_state_seen_kind kind = DM_STATE_NEW;
+    dm_verdict v = DM_VERDICT_ACCEPT;
+    assert_int_equal(dm_state_seen_verdict(st, "uid:1", &kind, &v, NULL), DM_OK);
+    assert_int_equal(kind, DM_STATE_DELIVERED);
+    assert_int_equal(v, DM_VERDICT_DECLINE);
+    v = DM_VERDICT_ACCEPT; /* a record never seen: left as it was */
+    assert_int_equal(dm_state_seen_verdict(st, "uid:404", &kind, &v, NULL), DM_OK);
+    assert_int_equal(kind, DM_STATE_NEW);
+    assert_int_equal(v, DM_VERDICT_ACCEPT);
     /* staging a delivered record again (re-triage) keeps it delivered and first seen */
     stage(st, "uid:1", DM_VERDICT_REVIEW, 1, "NO_NOTE", 2000);
     assert_int_equal(seen(st, "uid:1"), DM_STATE_DELIVERED);
+    assert_int_equal(dm_state_seen_verdict(st, "uid:1", &kind, &v, NULL), DM_OK);
+    assert_int_equal(v, DM_VERDICT_REVIEW); /* the verdict of the latest triage */
     dm_error err;
     memset(&err, 0, sizeof err);
     assert_int_equal(dm_state_deliver(st, "uid:2", &err), DM_ENOENT);
