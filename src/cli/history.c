@@ -3,6 +3,7 @@
  * URL sources, from the state database (docs/sources.md, "History").
  */
 #include "cli.h"
+#include "output/output.h" /* strings and scores escaped as triage writes them */
 
 #include <errno.h>
 #include <getopt.h>
@@ -72,41 +73,6 @@ static int parse_date(const char *s, int day_end, int64_t *out)
     return 0;
 }
 
-static void put_json_string(FILE *fp, const char *s)
-{
-    fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(fp, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", fp);
-        else if (*p == '\t')
-            fputs("\\t", fp);
-        else if (*p == '\r')
-            fputs("\\r", fp);
-        else if (*p < 0x20)
-            fprintf(fp, "\\u%04x", *p);
-        else
-            fputc(*p, fp);
-    }
-    fputc('"', fp);
-}
-
-static void put_csv_field(FILE *fp, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 static void iso_time(int64_t t, char *buf, size_t n)
 {
     time_t tt = (time_t)t;
@@ -115,44 +81,71 @@ static void iso_time(int64_t t, char *buf, size_t n)
         snprintf(buf, n, "%lld", (long long)t);
 }
 
-static void put_entry(FILE *fp, int format, const dm_state_entry *e, size_t i)
+/* json_field() appends ,"key":"value" (key NULL: the value alone). */
+static dm_status json_field(dm_buf *b, const char *key, const char *v)
 {
-    char when[32];
+    dm_status st = key ? dm_buf_printf(b, ",\"%s\":", key) : DM_OK;
+    return st == DM_OK ? dm_out_json_string(b, v, strlen(v)) : st;
+}
+
+/*
+ * put_entry() writes entry number i in `format`: its strings escaped as
+ * `doorman triage` escapes them (output/output.h), its score as triage
+ * writes scores.  Returns DM_OK or DM_ENOMEM.
+ */
+static dm_status put_entry(FILE *fp, int format, const dm_state_entry *e, size_t i, dm_buf *b)
+{
+    char when[32], score[DM_OUT_SCORE_MAX];
     iso_time(e->first_seen, when, sizeof when);
+    dm_out_score(e->score, score);
     const char *v = dm_verdict_name(e->verdict);
     const char *rules = e->rules ? e->rules : "";
+    dm_status st = DM_OK;
+    dm_buf_reset(b);
     switch (format) {
     case DM_FORMAT_JSON:
     case DM_FORMAT_JSONL:
-        if (format == DM_FORMAT_JSON)
-            fputs(i ? ",\n  " : "  ", fp);
-        fputs("{\"first_seen\":", fp);
-        put_json_string(fp, when);
-        fputs(",\"verdict\":", fp);
-        put_json_string(fp, v);
-        fprintf(fp, ",\"score\":%g,\"source\":", e->score);
-        put_json_string(fp, e->source);
-        fputs(",\"id\":", fp);
-        put_json_string(fp, e->id);
-        fputs(",\"rules\":", fp);
-        put_json_string(fp, rules);
-        fprintf(fp, ",\"delivered\":%s}", e->delivered ? "true" : "false");
-        if (format == DM_FORMAT_JSONL)
-            fputc('\n', fp);
+        st = dm_buf_printf(b, "%s{\"first_seen\":", format != DM_FORMAT_JSON ? ""
+                                                     : i                      ? ",\n  "
+                                                                              : "  ");
+        if (st == DM_OK)
+            st = json_field(b, NULL, when);
+        if (st == DM_OK)
+            st = json_field(b, "verdict", v);
+        if (st == DM_OK)
+            st = dm_buf_printf(b, ",\"score\":%s", score);
+        if (st == DM_OK)
+            st = json_field(b, "source", e->source);
+        if (st == DM_OK)
+            st = json_field(b, "id", e->id);
+        if (st == DM_OK)
+            st = json_field(b, "rules", rules);
+        if (st == DM_OK)
+            st = dm_buf_printf(b, ",\"delivered\":%s}%s", e->delivered ? "true" : "false",
+                               format == DM_FORMAT_JSONL ? "\n" : "");
         break;
     case DM_FORMAT_CSV:
-        fprintf(fp, "%s,%s,%g,", when, v, e->score);
-        put_csv_field(fp, e->source);
-        fputc(',', fp);
-        put_csv_field(fp, e->id);
-        fputc(',', fp);
-        put_csv_field(fp, rules);
-        fprintf(fp, ",%d\r\n", e->delivered ? 1 : 0);
+        st = dm_buf_printf(b, "%s,%s,%s,", when, v, score);
+        if (st == DM_OK)
+            st = dm_out_csv_field(b, e->source, strlen(e->source));
+        if (st == DM_OK)
+            st = dm_buf_addc(b, ',');
+        if (st == DM_OK)
+            st = dm_out_csv_field(b, e->id, strlen(e->id));
+        if (st == DM_OK)
+            st = dm_buf_addc(b, ',');
+        if (st == DM_OK)
+            st = dm_out_csv_field(b, rules, strlen(rules));
+        if (st == DM_OK)
+            st = dm_buf_printf(b, ",%d\r\n", e->delivered ? 1 : 0);
         break;
     default:
-        fprintf(fp, "%-20s  %-7s  %6g  %-24.24s  %s\n", when, v, e->score, e->id, rules);
+        st = dm_buf_printf(b, "%-20s  %-7s  %6s  %-24.24s  %s\n", when, v, score, e->id, rules);
         break;
     }
+    if (st == DM_OK && b->len)
+        fwrite(b->data, 1, b->len, fp);
+    return st;
 }
 
 int cmd_history(int argc, char **argv)
@@ -223,6 +216,8 @@ int cmd_history(int argc, char **argv)
 
     int rc = EXIT_RAN;
     size_t n = 0;
+    dm_buf line;
+    dm_buf_init(&line, 0);
     dm_state *st = NULL;
     dm_state_query *q = NULL;
     dm_error err;
@@ -259,7 +254,11 @@ int cmd_history(int argc, char **argv)
             rc = s == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
             break;
         }
-        put_entry(stdout, format, &e, n++);
+        if (put_entry(stdout, format, &e, n++, &line) != DM_OK) {
+            cli_msg("out of memory");
+            rc = EXIT_INTERNAL;
+            break;
+        }
     }
     if (format == DM_FORMAT_JSON)
         fputs(n ? "\n]\n" : "]\n", stdout);
@@ -271,6 +270,7 @@ int cmd_history(int argc, char **argv)
         rc = EXIT_INTERNAL;
     }
 out:
+    dm_buf_free(&line);
     dm_state_query_free(q);
     dm_state_close(st);
     return rc;

@@ -196,13 +196,15 @@ static int is_imap_source(const char *p)
 /*
  * mark_declined() flags or moves a declined mail of an IMAP source
  * (--flag-declined, --move-declined) once its output is written: it flushes
- * stdout first.  Returns 0, or -1 with the error said and *rc set: the
- * source stops there, as a server that refused once would refuse again.
+ * stdout first.  Other sources and verdicts: nothing.  Returns 0, or -1 with
+ * the error said and *rc set: the source stops there, as a server that
+ * refused once would refuse again.
  */
 static int mark_declined(dm_source *src, const char *name, const char *flag,
                          const char *folder, dm_verdict verdict, int *rc)
 {
-    if ((!flag && !folder) || verdict != DM_VERDICT_DECLINE)
+    if ((!flag && !folder) || verdict != DM_VERDICT_DECLINE ||
+        !dm_source_imap_cursor(src, NULL, NULL))
         return 0;
     errno = 0;
     if (fflush(stdout) != 0) {
@@ -292,10 +294,10 @@ static int terminal_width(void)
     return 0;
 }
 
-/* state_failed() says what went wrong with the state database; returns the exit code. */
-static int state_failed(dm_error *err, dm_status st, const char *state_path)
+/* failed() says what went wrong with `where` (a path, a URL); returns the exit code. */
+static int failed(dm_error *err, dm_status st, const char *where)
 {
-    error_fill(err, st, state_path);
+    error_fill(err, st, where);
     cli_error(err, "error");
     return st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
 }
@@ -315,14 +317,9 @@ static int load_url_config(const char *given, dm_config **out)
     dm_error err;
     memset(&err, 0, sizeof err);
     dm_status st = dm_config_load(path, out, &err);
-    if (st == DM_ENOENT && !given)
+    if (st == DM_OK || (st == DM_ENOENT && !given))
         return EXIT_RAN;
-    if (st != DM_OK) {
-        error_fill(&err, st, path);
-        cli_error(&err, "error");
-        return st == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
-    }
-    return EXIT_RAN;
+    return failed(&err, st, path);
 }
 
 int cmd_triage(int argc, char **argv)
@@ -538,7 +535,7 @@ int cmd_triage(int argc, char **argv)
         if (st == DM_OK && cursor && !all && !(cursors[i] = strdup(cursor)))
             st = DM_ENOMEM;
         if (st != DM_OK)
-            rc = state_failed(&err, st, state_path);
+            rc = failed(&err, st, state_path);
     }
     if (rc != EXIT_RAN)
         goto out;
@@ -554,11 +551,8 @@ int cmd_triage(int argc, char **argv)
             continue;
         error_clear(&err);
         dm_status mst = dm_source_imap_check_mark(srcs[i], flag_declined, move_declined, &err);
-        if (mst != DM_OK) {
-            error_fill(&err, mst, argv[optind + i]);
-            cli_error(&err, "error");
-            rc = mst == DM_ENOMEM ? EXIT_INTERNAL : EXIT_INPUT;
-        }
+        if (mst != DM_OK)
+            rc = failed(&err, mst, argv[optind + i]);
     }
     if (rc == EXIT_RAN)
         /* start-up: compiled rules from the cache, JIT once it pays
@@ -593,7 +587,7 @@ int cmd_triage(int argc, char **argv)
         if (st == DM_OK)
             st = dm_state_begin_run(states[i], key, NULL, NULL, &err);
         if (st != DM_OK)
-            rc = state_failed(&err, st, state_path);
+            rc = failed(&err, st, state_path);
     }
     if (rc != EXIT_RAN)
         goto out;
@@ -647,8 +641,8 @@ int cmd_triage(int argc, char **argv)
                     /* a mail whose record was written as declined, but which is
                      * still here (a run stopped between writing and marking it):
                      * marked now, not written again */
-                    if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
-                                                  move_declined, was, &rc) != 0)
+                    if (mark_declined(srcs[i], argv[optind + i], flag_declined, move_declined,
+                                      was, &rc) != 0)
                         break;
                     continue;
                 }
@@ -725,9 +719,10 @@ int cmd_triage(int argc, char **argv)
                  * are delivered by dm_state_commit_run() after that */
                 int written = !shown || captured > 0;
                 /* written, then marked, then delivered: a run stopped in
-                 * between produces the record again (docs/sources.md) */
-                if (imap_src &&
-                    mark_declined(srcs[i], argv[optind + i], flag_declined, move_declined,
+                 * between leaves the mail here, and the next run finds its
+                 * record delivered (or produces it again) and marks it
+                 * (docs/sources.md) */
+                if (mark_declined(srcs[i], argv[optind + i], flag_declined, move_declined,
                                   res.verdict, &rc) != 0)
                     break;
                 error_clear(&err);
@@ -739,26 +734,22 @@ int cmd_triage(int argc, char **argv)
                 }
                 continue;
             }
-            if (!shown) {
-                if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
-                                              move_declined, res.verdict, &rc) != 0)
+            if (shown) {
+                error_clear(&err);
+                if (dm_sink_write(sink, rec, &res, &err) != DM_OK) {
+                    sink_error(&err, os.write_errno);
+                    rc = EXIT_INTERNAL;
                     break;
-                continue;
+                }
+                errno = 0;
+                if (live && fflush(stdout) != 0) {
+                    cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
+                    rc = EXIT_INTERNAL;
+                    break;
+                }
             }
-            error_clear(&err);
-            if (dm_sink_write(sink, rec, &res, &err) != DM_OK) {
-                sink_error(&err, os.write_errno);
-                rc = EXIT_INTERNAL;
-                break;
-            }
-            errno = 0;
-            if (live && fflush(stdout) != 0) {
-                cli_msg("cannot write the output: %s", strerror(errno ? errno : EIO));
-                rc = EXIT_INTERNAL;
-                break;
-            }
-            if (imap_src && mark_declined(srcs[i], argv[optind + i], flag_declined,
-                                          move_declined, res.verdict, &rc) != 0)
+            if (mark_declined(srcs[i], argv[optind + i], flag_declined, move_declined,
+                              res.verdict, &rc) != 0)
                 break;
         }
         sum.skipped += dm_source_skipped(srcs[i]);

@@ -60,8 +60,8 @@ static dm_status body(dm_buf *b, const char *s, size_t n)
     return dm_out_escape(b, s, n, csv_esc);
 }
 
-/* field() appends one field, quoted when it must be. */
-static dm_status field(dm_buf *b, const char *s, size_t n)
+/* dm_out_csv_field() appends one field, quoted when it must be. */
+dm_status dm_out_csv_field(dm_buf *b, const char *s, size_t n)
 {
     if (!s || !n)
         return DM_OK;
@@ -106,16 +106,16 @@ static dm_status row(dm_buf *b, const dm_record *rec, const dm_result *res)
         switch (columns[i]) {
         case COL_KIND:
             v = dm_kind_name(dm_record_kind(rec));
-            st = field(b, v, strlen(v));
+            st = dm_out_csv_field(b, v, strlen(v));
             break;
         case COL_VERDICT:
             v = dm_verdict_name(res->verdict);
-            st = field(b, v, strlen(v));
+            st = dm_out_csv_field(b, v, strlen(v));
             break;
         case COL_SCORE: st = dm_buf_add(b, num, dm_out_score(res->score, num)); break;
         case COL_RULES: st = rules(b, res); break;
         default:
-            st = field(b, dm_record_get(rec, (dm_field)columns[i]),
+            st = dm_out_csv_field(b, dm_record_get(rec, (dm_field)columns[i]),
                        dm_record_len(rec, (dm_field)columns[i]));
         }
     }

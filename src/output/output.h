@@ -79,6 +79,13 @@ dm_status dm_out_escape(dm_buf *b, const char *s, size_t n, dm_out_esc_fn esc);
  */
 dm_status dm_out_json_string(dm_buf *b, const char *s, size_t n);
 
+/*
+ * dm_out_csv_field() appends s[0..n) as one RFC 4180 field: quoted when it
+ * holds ',', '"', CR or LF, quotes doubled, other control characters as
+ * '?', invalid UTF-8 bytes as U+FFFD.  Nothing for an empty or NULL `s`.
+ */
+dm_status dm_out_csv_field(dm_buf *b, const char *s, size_t n);
+
 /* The UTF-8 of U+FFFD REPLACEMENT CHARACTER. */
 #define DM_OUT_FFFD "\xEF\xBF\xBD"
 

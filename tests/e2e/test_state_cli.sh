@@ -137,6 +137,19 @@ expect_code h_badv 2
 run h_arg history extra
 expect_code h_arg 2
 
+# history escapes strings as triage does: valid JSON, and in CSV a control
+# character as '?', the field quoted with its quote doubled
+run odd triage "$base/odd" --format jsonl --state "$tmp/odd.db"
+expect_lines odd 1
+run h_odd_json history --state "$tmp/odd.db" --format jsonl
+if python3 -c 'import json,sys; d=json.loads(open(sys.argv[1]).read()); assert d["id"]=="odd\x01\"id,\u00e9", d' "$tmp/h_odd_json.out"; then
+    ok "h_odd_json: the id comes back whole, as valid JSON"
+else
+    fail "h_odd_json: $(cat "$tmp/h_odd_json.out")"
+fi
+run h_odd_csv history --state "$tmp/odd.db" --format csv
+expect_out h_odd_csv ',"odd?""id,é",'
+
 # ---- a database others may read is refused (exit 3), nothing written
 chmod 644 "$tmp/other/state.db"
 run refused triage "$base/own.jsonl" --format jsonl --state "$tmp/other/state.db"

@@ -103,6 +103,9 @@ class Handler(BaseHTTPRequestHandler):
         q = dict(urllib.parse.parse_qsl(u.query))
         p = u.path
         jsonl = "".join(json.dumps(r) + "\n" for r in OWN)
+        if p == "/odd":  # an id with a control character, a quote, a comma
+            rec = dict(OWN[0], id="odd\x01\"id,\u00e9")
+            return self.send(200, json.dumps(rec) + "\n", "application/x-ndjson")
         if p == "/own.jsonl":
             return self.send(200, jsonl, "application/x-ndjson")
         if p.startswith("/grow/"):

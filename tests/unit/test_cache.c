@@ -13,9 +13,7 @@
  *   - the file is written atomically, mode 0600, its folder made 0700;
  *   - out of memory anywhere fails cleanly or falls back.
  */
-#define _XOPEN_SOURCE 700 /* nftw() */
 #include <dirent.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,24 +35,16 @@
 
 static char tmpdir[256];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_cache.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return scratch_mkdtemp(tmpdir, sizeof tmpdir, "cache");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return scratch_rmtree(tmpdir);
 }
 
 static const char *tmp_path(const char *name)
@@ -914,7 +904,7 @@ static void test_alloc_failures(void **state)
         size_t nomem = 0;
         for (long n = 0;; n++) {
             if (!warm)
-                nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+                scratch_rmtree(dir);
             mem_now = 0;
             injected = 0;
             fail_countdown = n;

@@ -44,8 +44,7 @@
 #include <zip.h>
 
 #include "core.h"
-#include "testalloc.h"
-#include "testutil.h"
+#include "testalloc.h" /* and testutil.h */
 
 #define CASES DM_TEST_DATA "/export"
 #define PATHMAX 1024
@@ -1105,9 +1104,7 @@ static void test_alloc_failures(void **state)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/doorman-test-export-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(tmpdir)) {
+    if (scratch_mkdtemp(tmpdir, sizeof tmpdir, "export") != 0) {
         perror("mkdtemp");
         return 1;
     }
@@ -1121,17 +1118,6 @@ int main(void)
         cmocka_unit_test(test_alloc_failures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    DIR *d = opendir(tmpdir);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        char p[PATHMAX];
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, de->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(tmpdir);
+    scratch_rmtree(tmpdir);
     return rc;
 }

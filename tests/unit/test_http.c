@@ -27,19 +27,19 @@
 #include "core.h"
 #include "doorman.h"
 #include "fetch/fetch.h"
+#include "testutil.h"
 
-static char tmpdir[64];
+static char tmpdir[256];
 static pid_t server_pid;
 static char server_base[64]; /* http://127.0.0.1:PORT */
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/dm-test-http.XXXXXX");
     /* loopback only: never through a proxy from the environment */
     setenv("no_proxy", "127.0.0.1", 1);
     setenv("NO_PROXY", "127.0.0.1", 1);
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return scratch_mkdtemp(tmpdir, sizeof tmpdir, "http");
 }
 
 static int teardown(void **state)
@@ -49,15 +49,13 @@ static int teardown(void **state)
         kill(server_pid, SIGTERM);
         waitpid(server_pid, NULL, 0);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return scratch_rmtree(tmpdir);
 }
 
 /* write_file() writes `text` to a file in tmpdir with `mode`; returns its path (static). */
 static const char *write_file(const char *name, const char *text, mode_t mode)
 {
-    static char path[128];
+    static char path[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -352,7 +350,7 @@ static const char *server(void)
 {
     if (server_pid > 0)
         return server_base;
-    char script[512], portf[128], logf[128];
+    char script[512], portf[512], logf[512];
     snprintf(script, sizeof script, "%s/tests/http/server.py", DM_SOURCE_DIR);
     snprintf(portf, sizeof portf, "%s/port", tmpdir);
     snprintf(logf, sizeof logf, "%s/log", tmpdir);
@@ -389,7 +387,7 @@ static const char *server(void)
 static const char *server_log(void)
 {
     static char text[8192];
-    char logf[128];
+    char logf[512];
     snprintf(logf, sizeof logf, "%s/log", tmpdir);
     FILE *f = fopen(logf, "r");
     size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;

@@ -37,8 +37,7 @@
 #include "ingest/text.h"
 #include "mail/mailbox.h"
 #include "mail/mailint.h"
-#include "testalloc.h"
-#include "testutil.h"
+#include "testalloc.h" /* and testutil.h */
 
 #define CORPUS DM_TEST_DATA "/mail/corpus"
 #define LINKEDIN DM_TEST_DATA "/mail/linkedin"
@@ -1199,38 +1198,13 @@ static char tmp_root[1024];
 static int setup_tmp(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/test_mail.XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(tmp_root) ? 0 : -1;
-}
-
-static void rm_tree(const char *p)
-{
-    struct stat st;
-    if (lstat(p, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(p);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char q[PATHMAX];
-            snprintf(q, sizeof q, "%s/%s", p, e->d_name);
-            rm_tree(q);
-        }
-        if (d)
-            closedir(d);
-        rmdir(p);
-    } else {
-        remove(p);
-    }
+    return scratch_mkdtemp(tmp_root, sizeof tmp_root, "mail");
 }
 
 static int teardown_tmp(void **state)
 {
     (void)state;
-    rm_tree(tmp_root);
+    scratch_rmtree(tmp_root);
     return 0;
 }
 

@@ -17,8 +17,6 @@
  * Every rule source below is laid out so that line and column can be read
  * off it: four spaces of indent, one item a line.
  */
-#define _XOPEN_SOURCE 700 /* nftw() */
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,24 +38,16 @@
 
 static char tmpdir[256];
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_rules.XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return scratch_mkdtemp(tmpdir, sizeof tmpdir, "rules");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    return scratch_rmtree(tmpdir);
 }
 
 /* tmp_path() names a file of the scratch folder (a few live at once). */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "testutil.h" /* scratch_mkdtemp(), scratch_rmtree() */
+
 static size_t mem_now;           /* bytes allocated and not yet freed */
 static size_t mem_peak;          /* the most mem_now has been */
 static long mem_allocs;          /* blocks allocated and not yet freed */
@@ -74,9 +76,7 @@ static inline void count_free(void *q)
  */
 static inline int scratch_setup(char *dir, size_t n, const char *name)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, n, "%s/dm-%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
-    if (!mkdtemp(dir))
+    if (scratch_mkdtemp(dir, n, name) != 0)
         return -1;
     dm_set_alloc_funcs(count_malloc, count_realloc, count_free);
     mem_allocs = 0;
@@ -85,9 +85,7 @@ static inline int scratch_setup(char *dir, size_t n, const char *name)
 
 static inline int scratch_teardown(const char *dir)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    int removed = system(cmd) == 0;
+    int removed = scratch_rmtree(dir) == 0;
     long leaked = mem_allocs;
     dm_set_alloc_funcs(NULL, NULL, NULL);
     if (leaked)
